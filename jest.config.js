@@ -1,0 +1,54 @@
+// @ts-check
+/**
+ * Projects: `unit` (specs beside the code in src/ and libs/), `e2e` (test/*.e2e-spec.ts
+ * against SQLite) and `e2e-postgres` (the same e2e suite against PostgreSQL). The
+ * PostgreSQL run needs DATABASE_URL=postgres://...; under CI=true a missing one fails.
+ */
+const moduleNameMapper = {
+  '^@keel/([a-z-]+)$': '<rootDir>/libs/$1/src',
+  '^@keel/([a-z-]+)/(.*)$': '<rootDir>/libs/$1/src/$2',
+};
+
+/** @type {import('jest').Config} */
+const common = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+  moduleNameMapper,
+};
+
+/** @type {import('jest').Config} */
+const e2e = {
+  ...common,
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.e2e-spec.ts'],
+  testTimeout: 30_000,
+};
+
+const postgresUrl = process.env.DATABASE_URL ?? '';
+const withPostgres = /^postgres(ql)?:\/\//.test(postgresUrl);
+if (process.env.CI === 'true' && !withPostgres) {
+  throw new Error('CI=true: set DATABASE_URL=postgres://... for the PostgreSQL e2e run');
+}
+if (!withPostgres) {
+  process.stderr.write('e2e-postgres not run: set DATABASE_URL=postgres://... to run it.\n');
+}
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      roots: ['<rootDir>/src', '<rootDir>/libs'],
+      testMatch: ['**/*.spec.ts'],
+    },
+    { ...e2e, displayName: 'e2e', setupFiles: ['<rootDir>/test/setup/sqlite.ts'] },
+    ...(withPostgres
+      ? [{ ...e2e, displayName: 'e2e-postgres', setupFiles: ['<rootDir>/test/setup/postgres.ts'] }]
+      : []),
+  ],
+  collectCoverageFrom: ['src/**/*.ts', 'libs/*/src/**/*.ts', '!**/*.spec.ts', '!src/main.ts'],
+  coverageThreshold: { global: { lines: 80, branches: 70 } },
+};

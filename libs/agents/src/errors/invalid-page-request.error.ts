@@ -1,0 +1,3 @@
+import { BadRequestException } from '@nestjs/common';
+
+export class InvalidPageRequestError extends BadRequestException {}

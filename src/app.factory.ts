@@ -1,0 +1,60 @@
+import type { LogLevel as NestLogLevel } from '@nestjs/common';
+import { ConsoleLogger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+
+import { version } from '../package.json';
+import { AppModule } from './app.module';
+import type { AppConfig, LogLevel } from './config';
+import { setupOpenApi } from './http/openapi';
+import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id';
+import { AppValidationPipe } from './http/validation.pipe';
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/**
+ * Builds the reference app, initialised but not listening: `main.ts` listens, tests
+ * call `inject()` or listen on port 0. Everything on the request path is set up here,
+ * so tests exercise exactly what production runs.
+ */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    logger: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    abortOnError: false,
+    // Fastify's own JSON parser (with prototype-poisoning protection) stays; Nest's extra
+    // parsers would add form bodies this JSON API does not accept (they answer 415).
+    bodyParser: false,
+    logger: new ConsoleLogger({
+      json: config.env === 'production',
+      logLevels: NEST_LEVELS[config.logLevel],
+    }),
+  });
+
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  app.useGlobalPipes(new AppValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter({ hideInternalErrors: config.env === 'production' }));
+  if (config.env !== 'production') setupOpenApi(app, version);
+
+  await app.init();
+  return app;
+}

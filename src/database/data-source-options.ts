@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import { AGENTS_ENTITIES, AGENTS_MIGRATIONS } from '@keel/agents';
+import type { DataSourceOptions } from 'typeorm';
+import type { BaseDataSourceOptions } from 'typeorm/data-source/BaseDataSourceOptions';
+
+import type { DatabaseConfig } from '../config';
+
+/** Entities and migrations of every library the app uses, oldest migration first. */
+export const ENTITIES = [...AGENTS_ENTITIES];
+export const MIGRATIONS = [...AGENTS_MIGRATIONS];
+
+/**
+ * TypeORM options for the configured database. The schema comes only from migrations
+ * (`synchronize` is off), and the same migrations run on SQLite and PostgreSQL.
+ */
+export function dataSourceOptions(config: DatabaseConfig): DataSourceOptions {
+  const common: Omit<BaseDataSourceOptions, 'type' | 'poolSize'> = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: config.migrateOnStart,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: ['warn', 'migration'],
+  };
+  if (config.type === 'sqlite') {
+    if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
+    return {
+      ...common,
+      type: 'better-sqlite3',
+      database: config.path,
+      enableWAL: config.path !== ':memory:',
+      timeout: 5_000,
+      prepareDatabase: (db: { pragma(source: string): unknown }) => {
+        db.pragma('foreign_keys = ON');
+      },
+    };
+  }
+  return {
+    ...common,
+    type: 'postgres',
+    url: config.url,
+    schema: config.schema,
+    connectTimeoutMS: config.connectTimeoutMs,
+    extra: {
+      max: config.poolSize,
+      idleTimeoutMillis: config.idleTimeoutMs,
+      connectionTimeoutMillis: config.connectTimeoutMs,
+      statement_timeout: config.statementTimeoutMs || undefined,
+      application_name: 'keel',
+    },
+  };
+}

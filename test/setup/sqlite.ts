@@ -1,0 +1,1 @@
+process.env.KEEL_TEST_DATABASE = 'sqlite';
