@@ -1,0 +1,90 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort, MAIN, spawnNode, waitForStatus } from './support/service-process';
+import type { TestDatabase } from './support/test-database';
+import { createTestDatabase } from './support/test-database';
+
+const MIGRATE = join(__dirname, '..', 'dist', 'src', 'database', 'migrate.js');
+
+describe('the service process', () => {
+  let dir: string;
+  let database: TestDatabase;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keel-process-'));
+    database = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start in production without JWT_SECRET, naming it, within 5 s', async () => {
+    const { exited } = spawnNode(MAIN, { NODE_ENV: 'production', ...database.env });
+    const result = await exited;
+    expect(result.code).toBe(1);
+    expect(result.ms).toBeLessThan(5_000);
+    expect(result.stderr).toContain('JWT_SECRET');
+  });
+
+  it('lists every configuration problem in one message', async () => {
+    const { exited } = spawnNode(MAIN, {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'canary-7Q',
+      PORT: 'abc',
+      DB_MIGRATE_ON_START: 'maybe',
+      TRUST_PROXY: '10.0.0.0/99',
+      DATABASE_URL: 'sqlite:./x.sqlite',
+    });
+    const { code, stderr } = await exited;
+    expect(code).toBe(1);
+    for (const name of ['JWT_SECRET', 'PORT', 'DB_MIGRATE_ON_START', 'TRUST_PROXY', 'DATABASE_URL']) {
+      expect(stderr).toContain(`- ${name}`);
+    }
+    expect(stderr).not.toContain('canary-7Q');
+  });
+
+  it('starts on embedded defaults, creating ./data/keel.sqlite', async () => {
+    const port = await freePort();
+    const { child, exited } = spawnNode(MAIN, { PORT: String(port), HOST: '127.0.0.1' }, dir);
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/v1/agents`, 200, 10_000);
+      expect(existsSync(join(dir, 'data', 'keel.sqlite'))).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('reads a secret from JWT_SECRET_FILE and serves in production', async () => {
+    const port = await freePort();
+    const secretFile = join(dir, 'jwt-secret');
+    writeFileSync(secretFile, `${'s'.repeat(48)}\n`);
+    const { child, exited } = spawnNode(MAIN, {
+      ...database.env,
+      NODE_ENV: 'production',
+      JWT_SECRET_FILE: secretFile,
+      ALLOW_SQLITE_IN_PRODUCTION: 'true',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    });
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/v1/agents`, 200, 10_000);
+      const docs = await fetch(`http://127.0.0.1:${port}/docs`);
+      expect(docs.status).toBe(404);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('applies migrations with db:migrate, once', async () => {
+    const env = { ...database.env };
+    const first = await spawnNode(MIGRATE, env, dir).exited;
+    expect([first.code, first.stdout]).toEqual([0, expect.stringContaining('Applied 1 migration')]);
+    const second = await spawnNode(MIGRATE, env, dir).exited;
+    expect([second.code, second.stdout]).toEqual([0, expect.stringContaining('No pending migrations')]);
+  });
+});
