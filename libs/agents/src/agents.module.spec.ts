@@ -1,0 +1,95 @@
+import type { INestApplication } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+
+import {
+  AGENTS_ENTITIES,
+  AGENTS_MIGRATIONS,
+  AgentDefinitionsService,
+  AgentNameTakenError,
+  AgentsModule,
+  AGENTS_OPTIONS,
+} from './index';
+
+const database = TypeOrmModule.forRoot({
+  type: 'better-sqlite3',
+  database: ':memory:',
+  entities: AGENTS_ENTITIES,
+  migrations: AGENTS_MIGRATIONS,
+  migrationsRun: true,
+});
+
+@Injectable()
+class PageSettings {
+  readonly defaultPageSize = 3;
+}
+
+@Module({ providers: [PageSettings], exports: [PageSettings] })
+class SettingsModule {}
+
+describe('AgentsModule', () => {
+  it('compiles with forRoot', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [database, AgentsModule.forRoot({ maxPageSize: 50 })],
+    }).compile();
+    expect(moduleRef.get(AGENTS_OPTIONS)).toEqual({ defaultPageSize: 20, maxPageSize: 50 });
+    await moduleRef.close();
+  });
+
+  it('compiles with forRootAsync and injected dependencies', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        database,
+        AgentsModule.forRootAsync({
+          imports: [SettingsModule],
+          inject: [PageSettings],
+          useFactory: (settings: PageSettings) => ({ defaultPageSize: settings.defaultPageSize }),
+        }),
+      ],
+    }).compile();
+    expect(moduleRef.get(AGENTS_OPTIONS)).toEqual({ defaultPageSize: 3, maxPageSize: 100 });
+    await moduleRef.close();
+  });
+
+  it('refuses invalid options when the module starts', async () => {
+    await expect(
+      Test.createTestingModule({
+        imports: [database, AgentsModule.forRoot({ defaultPageSize: 500, maxPageSize: 100 })],
+      }).compile(),
+    ).rejects.toThrow(/defaultPageSize must not exceed maxPageSize/);
+  });
+
+  describe('in a sibling app that imports only the library', () => {
+    let app: INestApplication;
+
+    beforeAll(async () => {
+      @Module({ imports: [database, AgentsModule.forRoot({ isGlobal: true })] })
+      class SiblingAppModule {}
+      app = await NestFactory.create(SiblingAppModule, new FastifyAdapter(), { logger: false });
+      await app.init();
+    });
+    afterAll(() => app.close());
+
+    it('serves /agents and maps a duplicate name to 409', async () => {
+      const adapter = app.getHttpAdapter().getInstance() as ReturnType<FastifyAdapter['getInstance']>;
+      const payload = { name: 'sibling', instructions: 'Help.', model: 'default' };
+      const created = await adapter.inject({ method: 'POST', url: '/agents', payload });
+      expect(created.statusCode).toBe(201);
+      const duplicate = await adapter.inject({ method: 'POST', url: '/agents', payload });
+      expect(duplicate.statusCode).toBe(409);
+    });
+
+    it('exports the service for the sibling app to use', async () => {
+      const agents = app.get(AgentDefinitionsService);
+      await agents.create({ name: 'direct', instructions: 'Help.', model: 'default' });
+      await expect(agents.create({ name: 'direct', instructions: 'x', model: 'y' })).rejects.toBeInstanceOf(
+        AgentNameTakenError,
+      );
+      const page = await agents.list({ limit: 10 });
+      expect(page.items.map((a) => a.name)).toEqual(['sibling', 'direct']);
+    });
+  });
+});
