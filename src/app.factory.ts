@@ -52,7 +52,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     done();
   });
   app.useGlobalPipes(new AppValidationPipe());
-  app.useGlobalFilters(new ProblemDetailsFilter({ hideInternalErrors: config.env === 'production' }));
+  app.useGlobalFilters(
+    new ProblemDetailsFilter({ hideInternalErrors: config.env === 'production' }),
+  );
   if (config.env !== 'production') setupOpenApi(app, version);
 
   await app.init();

@@ -198,7 +198,10 @@ describe('/v1/agents pagination', () => {
   });
   afterAll(() => testApp.close());
 
-  type Page = { data: { id: string; name: string; createdAt: string }[]; nextCursor: string | null };
+  type Page = {
+    data: { id: string; name: string; createdAt: string }[];
+    nextCursor: string | null;
+  };
   const list = async (query: string) => {
     const res = await app.inject({ method: 'GET', url: `/v1/agents${query}` });
     expect(res.statusCode).toBe(200);
@@ -239,12 +242,16 @@ describe('/v1/agents pagination', () => {
     expect(rest.nextCursor).toBeNull();
   });
 
-  it.each(['?limit=0', '?limit=abc', '?limit=101', '?limit=1&limit=2', '?cursor=bm9wZQ', '?sort=name'])(
-    'answers 400 to %s',
-    async (query) => {
-      const res = await app.inject({ method: 'GET', url: `/v1/agents${query}` });
-      expect(res.statusCode).toBe(400);
-      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    },
-  );
+  it.each([
+    '?limit=0',
+    '?limit=abc',
+    '?limit=101',
+    '?limit=1&limit=2',
+    '?cursor=bm9wZQ',
+    '?sort=name',
+  ])('answers 400 to %s', async (query) => {
+    const res = await app.inject({ method: 'GET', url: `/v1/agents${query}` });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
 });

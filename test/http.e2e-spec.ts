@@ -43,7 +43,11 @@ describe('request path', () => {
       ['carries markup', '<script>'],
       ['is empty', ''],
     ])('replaces an id that %s', async (_label, id) => {
-      const res = await app.inject({ method: 'GET', url: '/v1/agents', headers: { 'x-request-id': id } });
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/agents',
+        headers: { 'x-request-id': id },
+      });
       expect(res.headers['x-request-id']).not.toBe(id);
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
@@ -148,9 +152,15 @@ describe('request path', () => {
       for (const [path, operations] of Object.entries(doc.paths)) {
         for (const [method, operation] of Object.entries(operations)) {
           const statuses = Object.keys(operation.responses);
-          expect([path, method, statuses.some((s) => s.startsWith('2'))]).toEqual([path, method, true]);
+          expect([path, method, statuses.some((s) => s.startsWith('2'))]).toEqual([
+            path,
+            method,
+            true,
+          ]);
           for (const status of statuses.filter((s) => Number(s) >= 400)) {
-            expect(operation.responses[status]?.content).toHaveProperty(['application/problem+json']);
+            expect(operation.responses[status]?.content).toHaveProperty([
+              'application/problem+json',
+            ]);
           }
         }
       }

@@ -40,7 +40,13 @@ describe('the service process', () => {
     });
     const { code, stderr } = await exited;
     expect(code).toBe(1);
-    for (const name of ['JWT_SECRET', 'PORT', 'DB_MIGRATE_ON_START', 'TRUST_PROXY', 'DATABASE_URL']) {
+    for (const name of [
+      'JWT_SECRET',
+      'PORT',
+      'DB_MIGRATE_ON_START',
+      'TRUST_PROXY',
+      'DATABASE_URL',
+    ]) {
       expect(stderr).toContain(`- ${name}`);
     }
     expect(stderr).not.toContain('canary-7Q');
@@ -85,6 +91,9 @@ describe('the service process', () => {
     const first = await spawnNode(MIGRATE, env, dir).exited;
     expect([first.code, first.stdout]).toEqual([0, expect.stringContaining('Applied 1 migration')]);
     const second = await spawnNode(MIGRATE, env, dir).exited;
-    expect([second.code, second.stdout]).toEqual([0, expect.stringContaining('No pending migrations')]);
+    expect([second.code, second.stdout]).toEqual([
+      0,
+      expect.stringContaining('No pending migrations'),
+    ]);
   });
 });

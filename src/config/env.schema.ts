@@ -38,32 +38,31 @@ function parseTrustProxy(value: string, ctx: z.RefinementCtx): TrustProxy {
  * given as `<NAME>_FILE`, a path whose contents are the value (Docker/Kubernetes secrets).
  * The README's configuration table lists the same names; a test keeps the two in step.
  */
-export const envSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    PORT: int(0, 65535).default(3000),
-    TRUST_PROXY: z.string().default('false').transform(parseTrustProxy),
-    BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
-    DATABASE_URL: z
-      .string()
-      .regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, {
-        error: 'must be postgres://user@host:port/db or sqlite:<path>',
-      })
-      .default('sqlite:./data/keel.sqlite'),
-    DATABASE_SCHEMA: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'must be a lower-case SQL identifier' })
-      .optional(),
-    DATABASE_POOL_SIZE: int(1, 200).default(10),
-    DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
-    DATABASE_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
-    DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
-    DB_MIGRATE_ON_START: bool.default(true),
-    ALLOW_SQLITE_IN_PRODUCTION: bool.default(false),
-    JWT_SECRET: z.string().optional(),
-  });
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(3000),
+  TRUST_PROXY: z.string().default('false').transform(parseTrustProxy),
+  BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, {
+      error: 'must be postgres://user@host:port/db or sqlite:<path>',
+    })
+    .default('sqlite:./data/keel.sqlite'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'must be a lower-case SQL identifier' })
+    .optional(),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 120_000).default(5_000),
+  DATABASE_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  DB_MIGRATE_ON_START: bool.default(true),
+  ALLOW_SQLITE_IN_PRODUCTION: bool.default(false),
+  JWT_SECRET: z.string().optional(),
+});
 
 export type Env = z.output<typeof envSchema>;
 
@@ -81,14 +80,17 @@ export function productionProblems(raw: RawEnv): string[] {
   const problems: string[] = [];
   const secret = raw.JWT_SECRET;
   if (secret === undefined) {
-    problems.push('JWT_SECRET: is required when NODE_ENV=production (at least 32 random characters)');
+    problems.push(
+      'JWT_SECRET: is required when NODE_ENV=production (at least 32 random characters)',
+    );
   } else if (secret.length < 32) {
     problems.push(
       `JWT_SECRET: is too short for NODE_ENV=production (${secret.length} characters, need at least 32)`,
     );
   }
   const url = raw.DATABASE_URL ?? 'sqlite:';
-  const allowSqlite = raw.ALLOW_SQLITE_IN_PRODUCTION === 'true' || raw.ALLOW_SQLITE_IN_PRODUCTION === '1';
+  const allowSqlite =
+    raw.ALLOW_SQLITE_IN_PRODUCTION === 'true' || raw.ALLOW_SQLITE_IN_PRODUCTION === '1';
   if (url.startsWith('sqlite:') && !allowSqlite) {
     problems.push(
       'DATABASE_URL: points at SQLite while NODE_ENV=production; set a postgres:// URL, or ALLOW_SQLITE_IN_PRODUCTION=true for a single-instance deployment',

@@ -5,7 +5,11 @@ import { join, resolve } from 'node:path';
 import { ConfigValidationError } from './config.error';
 import { loadConfig } from './load-config';
 
-const PROD = { NODE_ENV: 'production', JWT_SECRET: 'k'.repeat(32), DATABASE_URL: 'postgres://db/keel' };
+const PROD = {
+  NODE_ENV: 'production',
+  JWT_SECRET: 'k'.repeat(32),
+  DATABASE_URL: 'postgres://db/keel',
+};
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {
@@ -61,9 +65,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
   });
 
-  it.each(['yes', '10.0.0.0/33', 'example.com', '1.2.3.4/8/1'])('rejects TRUST_PROXY=%s', (value) => {
-    expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/^TRUST_PROXY: /)]);
-  });
+  it.each(['yes', '10.0.0.0/33', 'example.com', '1.2.3.4/8/1'])(
+    'rejects TRUST_PROXY=%s',
+    (value) => {
+      expect(problemsOf({ TRUST_PROXY: value })).toEqual([expect.stringMatching(/^TRUST_PROXY: /)]);
+    },
+  );
 
   it('lists every problem at once', () => {
     const problems = problemsOf({
@@ -99,17 +106,19 @@ describe('loadConfig', () => {
 
     it('refuses SQLite unless explicitly allowed', () => {
       const sqlite = { ...PROD, DATABASE_URL: 'sqlite:./data/keel.sqlite' };
-      expect(problemsOf(sqlite)).toEqual([expect.stringMatching(/^DATABASE_URL: points at SQLite/)]);
+      expect(problemsOf(sqlite)).toEqual([
+        expect.stringMatching(/^DATABASE_URL: points at SQLite/),
+      ]);
       expect(problemsOf({ ...PROD, DATABASE_URL: '' })).toHaveLength(1);
-      expect(loadConfig({ ...sqlite, ALLOW_SQLITE_IN_PRODUCTION: 'true' }).database.type).toBe('sqlite');
+      expect(loadConfig({ ...sqlite, ALLOW_SQLITE_IN_PRODUCTION: 'true' }).database.type).toBe(
+        'sqlite',
+      );
     });
 
     it('reports production problems together with other ones', () => {
-      expect(problemsOf({ NODE_ENV: 'production', PORT: 'x' }).map((p) => p.split(':')[0])).toEqual([
-        'PORT',
-        'JWT_SECRET',
-        'DATABASE_URL',
-      ]);
+      expect(problemsOf({ NODE_ENV: 'production', PORT: 'x' }).map((p) => p.split(':')[0])).toEqual(
+        ['PORT', 'JWT_SECRET', 'DATABASE_URL'],
+      );
     });
   });
 
@@ -119,9 +128,9 @@ describe('loadConfig', () => {
     it('reads the value from the file, without its trailing newline', () => {
       const file = join(dir, 'secret');
       writeFileSync(file, `${'f'.repeat(40)}\n`);
-      expect(loadConfig({ ...PROD, JWT_SECRET: undefined, JWT_SECRET_FILE: file }).security.jwtSecret).toBe(
-        'f'.repeat(40),
-      );
+      expect(
+        loadConfig({ ...PROD, JWT_SECRET: undefined, JWT_SECRET_FILE: file }).security.jwtSecret,
+      ).toBe('f'.repeat(40));
     });
 
     it('works for any variable', () => {

@@ -17,7 +17,9 @@ async function migrate(): Promise<void> {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     const names = applied.map((m) => m.name).join(', ');
     process.stdout.write(
-      applied.length > 0 ? `Applied ${applied.length} migration(s): ${names}\n` : 'No pending migrations.\n',
+      applied.length > 0
+        ? `Applied ${applied.length} migration(s): ${names}\n`
+        : 'No pending migrations.\n',
     );
   } finally {
     await dataSource.destroy();

@@ -15,7 +15,8 @@ function describeProblemResponses(document: OpenAPIObject): OpenAPIObject {
       if (!operation) continue;
       operation.responses['500'] ??= { description: 'Unexpected error.' };
       for (const [status, response] of Object.entries(operation.responses)) {
-        if (Number(status) >= 400 && response && 'description' in response) response.content = problem;
+        if (Number(status) >= 400 && response && 'description' in response)
+          response.content = problem;
       }
     }
   }

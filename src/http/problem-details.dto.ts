@@ -3,7 +3,10 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export class FieldErrorDto {
-  @ApiProperty({ description: 'Path of the bad field; `(body)` for the body itself.', example: 'name' })
+  @ApiProperty({
+    description: 'Path of the bad field; `(body)` for the body itself.',
+    example: 'name',
+  })
   field!: string;
 
   @ApiProperty({ type: [String], example: ['name must be shorter than or equal to 64 characters'] })
@@ -12,7 +15,10 @@ export class FieldErrorDto {
 
 /** An error response (RFC 9457), as every error of this API is answered. */
 export class ProblemDetailsDto {
-  @ApiProperty({ description: 'Problem type URI; `about:blank` when the status says it all.', example: 'about:blank' })
+  @ApiProperty({
+    description: 'Problem type URI; `about:blank` when the status says it all.',
+    example: 'about:blank',
+  })
   type!: string;
 
   @ApiProperty({ example: 'Bad Request' })

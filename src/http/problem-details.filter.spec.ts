@@ -39,7 +39,10 @@ describe('ProblemDetailsFilter', () => {
 
   it('answers an HttpException with its status and message, without the query string', () => {
     const { host, reply, json } = fakeHost();
-    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(new ConflictException('taken'), host);
+    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(
+      new ConflictException('taken'),
+      host,
+    );
     expect(reply.statusCode).toBe(409);
     expect(reply.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     expect(json()).toEqual({
@@ -56,7 +59,10 @@ describe('ProblemDetailsFilter', () => {
   it('adds field errors to a validation problem', () => {
     const { host, json } = fakeHost();
     const errors = [{ field: 'name', messages: ['name must be a string'] }];
-    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(new RequestValidationError(errors), host);
+    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(
+      new RequestValidationError(errors),
+      host,
+    );
     expect(json()).toMatchObject({ status: 400, errors });
   });
 

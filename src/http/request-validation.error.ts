@@ -6,9 +6,7 @@ import type { FieldErrorDto } from './problem-details.dto';
 /** A request whose body, query or params failed validation; carries one entry per field. */
 export class RequestValidationError extends BadRequestException {
   constructor(readonly fieldErrors: FieldErrorDto[]) {
-    super(
-      `The request is invalid: ${fieldErrors.map((e) => e.field).join(', ')}`,
-    );
+    super(`The request is invalid: ${fieldErrors.map((e) => e.field).join(', ')}`);
   }
 
   static fromValidationErrors(errors: ValidationError[]): RequestValidationError {
@@ -19,9 +17,7 @@ export class RequestValidationError extends BadRequestException {
 function flatten(errors: ValidationError[], prefix: string): FieldErrorDto[] {
   return errors.flatMap((error) => {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
-    const own = error.constraints
-      ? [{ field, messages: Object.values(error.constraints) }]
-      : [];
+    const own = error.constraints ? [{ field, messages: Object.values(error.constraints) }] : [];
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }

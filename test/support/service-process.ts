@@ -51,7 +51,11 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `url` until it answers `status`, or fails after `timeoutMs`. */
-export async function waitForStatus(url: string, status: number, timeoutMs: number): Promise<number> {
+export async function waitForStatus(
+  url: string,
+  status: number,
+  timeoutMs: number,
+): Promise<number> {
   const started = Date.now();
   for (;;) {
     try {
@@ -60,7 +64,8 @@ export async function waitForStatus(url: string, status: number, timeoutMs: numb
     } catch {
       // not listening yet
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`${url} did not answer ${status} in ${timeoutMs} ms`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`${url} did not answer ${status} in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

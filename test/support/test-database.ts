@@ -23,7 +23,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await withClient(url, (c) => c.query(`CREATE SCHEMA ${schema}`));
     return {
       env: { DATABASE_URL: url, DATABASE_SCHEMA: schema },
-      drop: () => withClient(url, (c) => c.query(`DROP SCHEMA ${schema} CASCADE`)),
+      drop: async () => {
+        await withClient(url, (c) => c.query(`DROP SCHEMA ${schema} CASCADE`));
+      },
     };
   }
   const dir = mkdtempSync(join(tmpdir(), 'keel-e2e-'));

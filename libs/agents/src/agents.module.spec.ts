@@ -1,6 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -63,31 +63,36 @@ describe('AgentsModule', () => {
   });
 
   describe('in a sibling app that imports only the library', () => {
-    let app: INestApplication;
+    let app: NestFastifyApplication;
 
     beforeAll(async () => {
       @Module({ imports: [database, AgentsModule.forRoot({ isGlobal: true })] })
       class SiblingAppModule {}
-      app = await NestFactory.create(SiblingAppModule, new FastifyAdapter(), { logger: false });
+      app = await NestFactory.create<NestFastifyApplication>(
+        SiblingAppModule,
+        new FastifyAdapter(),
+        {
+          logger: false,
+        },
+      );
       await app.init();
     });
     afterAll(() => app.close());
 
     it('serves /agents and maps a duplicate name to 409', async () => {
-      const adapter = app.getHttpAdapter().getInstance() as ReturnType<FastifyAdapter['getInstance']>;
       const payload = { name: 'sibling', instructions: 'Help.', model: 'default' };
-      const created = await adapter.inject({ method: 'POST', url: '/agents', payload });
+      const created = await app.inject({ method: 'POST', url: '/agents', payload });
       expect(created.statusCode).toBe(201);
-      const duplicate = await adapter.inject({ method: 'POST', url: '/agents', payload });
+      const duplicate = await app.inject({ method: 'POST', url: '/agents', payload });
       expect(duplicate.statusCode).toBe(409);
     });
 
     it('exports the service for the sibling app to use', async () => {
       const agents = app.get(AgentDefinitionsService);
       await agents.create({ name: 'direct', instructions: 'Help.', model: 'default' });
-      await expect(agents.create({ name: 'direct', instructions: 'x', model: 'y' })).rejects.toBeInstanceOf(
-        AgentNameTakenError,
-      );
+      await expect(
+        agents.create({ name: 'direct', instructions: 'x', model: 'y' }),
+      ).rejects.toBeInstanceOf(AgentNameTakenError);
       const page = await agents.list({ limit: 10 });
       expect(page.items.map((a) => a.name)).toEqual(['sibling', 'direct']);
     });

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
+import { resolveAgentsOptions } from './agents-options';
 import { AGENTS_MODULE_OPTIONS, AGENTS_OPTIONS } from './agents.constants';
 import { ConfigurableModuleClass } from './agents.module-definition';
-import { resolveAgentsOptions } from './agents-options';
 import { AgentDefinitionEntity } from './definitions/agent-definition.entity';
 import { AgentDefinitionsController } from './definitions/agent-definitions.controller';
 import { AgentDefinitionsService } from './definitions/agent-definitions.service';

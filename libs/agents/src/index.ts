@@ -12,4 +12,3 @@ export * from './errors/agent-name-taken.error';
 export * from './errors/invalid-page-request.error';
 export type * from './interfaces/agents-options.interface';
 export { AGENTS_MIGRATIONS } from './migrations';
-

@@ -2,7 +2,10 @@ import { InvalidPageRequestError } from '../errors/invalid-page-request.error';
 import { decodeCursor, encodeCursor } from './page-cursor';
 
 describe('page cursor', () => {
-  const cursor = { createdAt: new Date('2026-01-02T03:04:05.678Z'), id: '0f8fa572-6472-43d5-bc5b-455d95e9f652' };
+  const cursor = {
+    createdAt: new Date('2026-01-02T03:04:05.678Z'),
+    id: '0f8fa572-6472-43d5-bc5b-455d95e9f652',
+  };
 
   it('round-trips', () => {
     expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);

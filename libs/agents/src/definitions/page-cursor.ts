@@ -18,5 +18,5 @@ export function decodeCursor(value: string): PageCursor {
   if (rest.length > 0 || !/^\d{1,15}$/.test(millis ?? '') || !UUID.test(id ?? '')) {
     throw new InvalidPageRequestError('cursor is not a cursor this API returned');
   }
-  return { createdAt, id: id! };
+  return { createdAt, id: id };
 }

@@ -24,7 +24,9 @@ export class CreateAgentDefinitions1764000000000 implements MigrationInterface {
           { name: 'updated_at', ...types.timestamp, isNullable: false },
         ],
         uniques: [{ name: 'uq_agent_definitions_name', columnNames: ['name'] }],
-        indices: [{ name: 'ix_agent_definitions_created_at_id', columnNames: ['created_at', 'id'] }],
+        indices: [
+          { name: 'ix_agent_definitions_created_at_id', columnNames: ['created_at', 'id'] },
+        ],
       }),
     );
   }

@@ -31,7 +31,8 @@ export class CreateAgentDefinitionDto {
   @IsString()
   @Length(1, 64)
   @Matches(AGENT_NAME_PATTERN, {
-    message: 'name may contain only letters, digits, _, . and -, and must start with a letter or digit',
+    message:
+      'name may contain only letters, digits, _, . and -, and must start with a letter or digit',
   })
   name!: string;
 
