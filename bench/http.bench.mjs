@@ -97,7 +97,9 @@ async function waitUntilOk(proc, url) {
     }
     await sleep(100);
   }
-  throw new Error(`${proc.name} did not answer 200 on ${url} within ${READY_TIMEOUT_MS} ms (${last})`);
+  throw new Error(
+    `${proc.name} did not answer 200 on ${url} within ${READY_TIMEOUT_MS} ms (${last})`,
+  );
 }
 
 async function stop(proc) {
@@ -199,7 +201,9 @@ function writeAtomic(file, content) {
 async function main() {
   const settings = readSettings(process.argv.slice(2), process.env);
   if (!existsSync(path.join(ROOT, 'dist/src/main.js'))) {
-    throw new Error('dist/src/main.js is missing: run `npm run build` first, or use `npm run bench`');
+    throw new Error(
+      'dist/src/main.js is missing: run `npm run build` first, or use `npm run bench`',
+    );
   }
 
   tmpDir = mkdtempSync(path.join(os.tmpdir(), 'keel-bench-'));
@@ -288,7 +292,9 @@ try {
   process.stderr.write(`\nbench failed: ${error.message}\n`);
   // The servers' own output is usually the real explanation (config error, stack trace, 500s).
   for (const proc of children) {
-    const how = proc.exit ? `exited with ${proc.exit.signal ?? `code ${proc.exit.code}`}` : 'still running';
+    const how = proc.exit
+      ? `exited with ${proc.exit.signal ?? `code ${proc.exit.code}`}`
+      : 'still running';
     process.stderr.write(`--- ${proc.name} (${how}) output ---\n${proc.output || '(none)\n'}`);
   }
 } finally {
