@@ -1,25 +1,16 @@
-import type { LogLevel as NestLogLevel } from '@nestjs/common';
-import { ConsoleLogger } from '@nestjs/common';
+import { ErrorReporter } from '@keel/observability';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
 
 import { version } from '../package.json';
 import { AppModule } from './app.module';
-import type { AppConfig, LogLevel } from './config';
+import type { AppConfig } from './config';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id';
 import { AppValidationPipe } from './http/validation.pipe';
-
-const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
 
 /**
  * Builds the reference app, initialised but not listening: `main.ts` listens, tests
@@ -41,12 +32,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // Fastify's own JSON parser (with prototype-poisoning protection) stays; Nest's extra
     // parsers would add form bodies this JSON API does not accept (they answer 415).
     bodyParser: false,
-    logger: new ConsoleLogger({
-      json: config.env === 'production',
-      logLevels: NEST_LEVELS[config.logLevel],
-    }),
+    bufferLogs: true,
   });
 
+  app.useLogger(app.get(Logger));
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();

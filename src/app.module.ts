@@ -1,9 +1,11 @@
 import { AgentsModule } from '@keel/agents';
+import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+import { ConfigModule, ConfigService } from '@nestjs/config';
 import { RouterModule } from '@nestjs/core';
 
+import { version } from '../package.json';
 import type { AppConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 
@@ -20,9 +22,35 @@ export class AppModule {
           skipProcessEnv: true,
           load: [() => config],
         }),
+        ObservabilityModule.forRootAsync({
+          isGlobal: true,
+          inject: [ConfigService],
+          useFactory: (c: ConfigService<AppConfig, true>) => {
+            const o = c.get('observability', { infer: true });
+            const env = c.get('env', { infer: true });
+            return {
+              serviceName: o.tracing.serviceName,
+              serviceVersion: version,
+              environment: env,
+              logging: {
+                level: c.get('logLevel', { infer: true }),
+                format: o.logFormat,
+                file: o.logFile,
+                slowRequestMs: o.slowRequestMs,
+              },
+              metrics: { enabled: o.metrics.enabled, port: o.metrics.port, bearerToken: o.metrics.token },
+              errors: { windowMs: o.errorRate.windowMs, degradedErrorRate: o.errorRate.degradedRate },
+              sentry: o.sentry,
+            };
+          },
+        }),
         DatabaseModule,
         AgentsModule.forRoot({}),
-        RouterModule.register([{ path: 'v1', module: AgentsModule }]),
+        ObservabilityAdminModule,
+        RouterModule.register([
+          { path: 'v1', module: AgentsModule },
+          { path: 'v1', module: ObservabilityAdminModule },
+        ]),
       ],
     };
   }

@@ -34,6 +34,33 @@ export interface SecurityConfig {
   jwtSecret: string | undefined;
 }
 
+export interface ObservabilityConfig {
+  logFormat: 'json' | 'pretty';
+  logFile: string | undefined;
+  slowRequestMs: number;
+  metrics: { enabled: boolean; port: number | undefined; token: string | undefined };
+  errorRate: { windowMs: number; degradedRate: number };
+  tracing: {
+    serviceName: string;
+    otlpEndpoint: string | undefined;
+    sampler: { type: TracesSampler; ratio: number };
+  };
+  sentry: {
+    dsn: string | undefined;
+    environment: string | undefined;
+    release: string | undefined;
+    sampleRate: number;
+  };
+}
+
+export type TracesSampler =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+
 /** The whole validated configuration, one area per key; read with `ConfigService<AppConfig, true>`. */
 export interface AppConfig {
   env: NodeEnv;
@@ -41,4 +68,5 @@ export interface AppConfig {
   http: HttpConfig;
   database: DatabaseConfig;
   security: SecurityConfig;
+  observability: ObservabilityConfig;
 }

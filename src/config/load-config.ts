@@ -85,5 +85,23 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     },
     database: toDatabaseConfig(e),
     security: { jwtSecret: e.JWT_SECRET },
+    observability: {
+      logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
+      logFile: e.LOG_FILE,
+      slowRequestMs: e.SLOW_REQUEST_MS,
+      metrics: { enabled: e.METRICS_ENABLED, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
+      errorRate: { windowMs: e.ERROR_RATE_WINDOW_MS, degradedRate: e.ERROR_RATE_DEGRADED },
+      tracing: {
+        serviceName: e.OTEL_SERVICE_NAME,
+        otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
+        sampler: { type: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
+      },
+      sentry: {
+        dsn: e.SENTRY_DSN,
+        environment: e.SENTRY_ENVIRONMENT,
+        release: e.SENTRY_RELEASE,
+        sampleRate: e.SENTRY_SAMPLE_RATE,
+      },
+    },
   };
 }

@@ -23,7 +23,12 @@ function fakeHost() {
       return this;
     },
   };
-  const request = { id: 'req-1', method: 'POST', url: '/v1/agents?key=secret' };
+  const request = {
+    id: 'req-1',
+    method: 'POST',
+    url: '/v1/agents?key=secret',
+    routeOptions: { url: '/v1/agents' },
+  };
   const host = {
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
   } as unknown as ArgumentsHost;
@@ -32,14 +37,16 @@ function fakeHost() {
 
 describe('ProblemDetailsFilter', () => {
   let logged: jest.SpyInstance;
+  const reporter = { report: jest.fn() };
   beforeEach(() => {
+    reporter.report.mockClear();
     logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   });
   afterEach(() => logged.mockRestore());
 
   it('answers an HttpException with its status and message, without the query string', () => {
     const { host, reply, json } = fakeHost();
-    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(
+    new ProblemDetailsFilter(reporter, { hideInternalErrors: true }).catch(
       new ConflictException('taken'),
       host,
     );
@@ -54,12 +61,13 @@ describe('ProblemDetailsFilter', () => {
       requestId: 'req-1',
     });
     expect(logged).not.toHaveBeenCalled();
+    expect(reporter.report).not.toHaveBeenCalled();
   });
 
   it('adds field errors to a validation problem', () => {
     const { host, json } = fakeHost();
     const errors = [{ field: 'name', messages: ['name must be a string'] }];
-    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(
+    new ProblemDetailsFilter(reporter, { hideInternalErrors: true }).catch(
       new RequestValidationError(errors),
       host,
     );
@@ -69,34 +77,39 @@ describe('ProblemDetailsFilter', () => {
   it('hides an unexpected error in production and logs it with its stack', () => {
     const { host, reply, json } = fakeHost();
     const error = new Error('password=hunter2 in connection string');
-    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(error, host);
+    new ProblemDetailsFilter(reporter, { hideInternalErrors: true }).catch(error, host);
     expect(reply.statusCode).toBe(500);
     expect(reply.body).not.toContain('hunter2');
     expect(json().detail).toMatch(/unexpected error/);
     expect(logged).toHaveBeenCalledWith(expect.stringContaining('req-1'), error.stack);
+    expect(reporter.report).toHaveBeenCalledWith(error, {
+      component: 'http',
+      operation: 'POST /v1/agents',
+    });
   });
 
   it('shows the message of an unexpected error in development', () => {
     const { host, json } = fakeHost();
-    new ProblemDetailsFilter({ hideInternalErrors: false }).catch(new Error('boom'), host);
+    new ProblemDetailsFilter(reporter, { hideInternalErrors: false }).catch(new Error('boom'), host);
     expect(json()).toMatchObject({ status: 500, detail: 'boom' });
     expect(json()).not.toHaveProperty('stack');
   });
 
   it('logs deliberate 5xx answers and keeps their message', () => {
     const { host, json } = fakeHost();
-    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(
+    new ProblemDetailsFilter(reporter, { hideInternalErrors: true }).catch(
       new ServiceUnavailableException('database is down'),
       host,
     );
     expect(json()).toMatchObject({ status: 503, detail: 'database is down' });
     expect(logged).toHaveBeenCalled();
+    expect(reporter.report).toHaveBeenCalledTimes(1);
   });
 
   it('does nothing when the reply was already sent', () => {
     const { host, reply } = fakeHost();
     reply.sent = true;
-    new ProblemDetailsFilter({ hideInternalErrors: true }).catch(new Error('late'), host);
+    new ProblemDetailsFilter(reporter, { hideInternalErrors: true }).catch(new Error('late'), host);
     expect(reply.body).toBe('');
   });
 });

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 
+import type { ErrorReporter } from '@keel/observability';
 import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
 import { Catch, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -24,7 +25,10 @@ const GENERIC_DETAIL = 'An unexpected error occurred. Quote the request id when 
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemDetailsFilter');
 
-  constructor(private readonly options: ProblemDetailsFilterOptions) {}
+  constructor(
+    private readonly reporter: Pick<ErrorReporter, 'report'>,
+    private readonly options: ProblemDetailsFilterOptions,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -47,6 +51,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status >= 500) {
+        this.reporter.report(exception, this.whereOf(request));
         this.logger.error(
           `${request.method} ${base.instance} failed with ${status} (request ${request.id})`,
           exception.stack,
@@ -61,6 +66,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       };
     }
     const error = exception instanceof Error ? exception : new Error(String(exception));
+    this.reporter.report(error, this.whereOf(request));
     this.logger.error(
       `${request.method} ${base.instance} failed: ${error.message} (request ${request.id})`,
       error.stack,
@@ -72,6 +78,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       status,
       detail: this.options.hideInternalErrors ? GENERIC_DETAIL : error.message,
     };
+  }
+
+  private whereOf(request: FastifyRequest) {
+    return { component: 'http', operation: `${request.method} ${request.routeOptions.url ?? '(unmatched)'}` };
   }
 }
 

@@ -1,0 +1,14 @@
+export * from './clock';
+export * from './context/request-context';
+export * from './http/http-telemetry';
+export type * from './interfaces/observability-options.interface';
+export * from './logging/redact';
+export * from './metrics/http-metrics';
+export * from './metrics/metric-providers';
+export * from './metrics/metrics.service';
+export * from './metrics/metrics-server';
+export * from './observability.constants';
+export * from './observability.module';
+export * from './observability-options';
+export * from './reporting/error-reporter.service';
+export * from './observability-admin.module';

@@ -1,0 +1,128 @@
+import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants';
+import { DiscoveryModule } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+import { RequestContextService } from './context/request-context';
+import { ErrorAggregator } from './errors/error-aggregator.service';
+import { ErrorRateHealthIndicator } from './errors/error-rate.health';
+import { TrackErrorsExplorer } from './errors/track-errors.explorer';
+import { HttpTelemetry } from './http/http-telemetry';
+import type {
+  ObservabilityModuleOptions,
+  ResolvedObservabilityOptions,
+} from './interfaces/observability-options.interface';
+import { createPinoLogger } from './logging/create-pino-logger';
+import { HttpMetrics } from './metrics/http-metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsServer } from './metrics/metrics-server';
+import { MetricsService } from './metrics/metrics.service';
+import { Clock, systemClock } from './clock';
+import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './observability.module-definition';
+import { METRICS_REGISTRY, OBSERVABILITY_MODULE_OPTIONS, OBSERVABILITY_OPTIONS } from './observability.constants';
+import { resolveObservabilityOptions } from './observability-options';
+import { ErrorReporter } from './reporting/error-reporter.service';
+
+type OptionsFactory = (...args: never[]) => ObservabilityModuleOptions | Promise<ObservabilityModuleOptions>;
+
+/**
+ * Logs (nestjs-pino), metrics (prom-client on the module's own registry), request
+ * context, error tracking and reporting for a Nest app on Fastify. Tracing starts
+ * earlier, in a preload (`startTracing`), because instrumentation must patch modules
+ * before Nest loads them.
+ */
+@Module({
+  imports: [DiscoveryModule, TerminusModule],
+  controllers: [MetricsController],
+  providers: [
+    {
+      provide: OBSERVABILITY_OPTIONS,
+      inject: [OBSERVABILITY_MODULE_OPTIONS],
+      useFactory: (options: ObservabilityModuleOptions) => {
+        const resolved = resolveObservabilityOptions(options);
+        // The controller's path is an option; Nest reads it when it registers routes.
+        Reflect.defineMetadata(PATH_METADATA, resolved.metrics.path, MetricsController);
+        return resolved;
+      },
+    },
+    {
+      provide: METRICS_REGISTRY,
+      inject: [OBSERVABILITY_OPTIONS],
+      useFactory: (options: ResolvedObservabilityOptions) => {
+        const registry = new Registry();
+        if (options.metrics.defaultMetrics) collectDefaultMetrics({ register: registry });
+        return registry;
+      },
+    },
+    { provide: Clock, useValue: systemClock },
+    MetricsService,
+    HttpMetrics,
+    MetricsServer,
+    ErrorAggregator,
+    ErrorRateHealthIndicator,
+    ErrorReporter,
+    TrackErrorsExplorer,
+    HttpTelemetry,
+  ],
+  exports: [
+    OBSERVABILITY_OPTIONS,
+    METRICS_REGISTRY,
+    RequestContextService,
+    MetricsService,
+    ErrorAggregator,
+    ErrorRateHealthIndicator,
+    ErrorReporter,
+  ],
+})
+export class ObservabilityModule extends ConfigurableModuleClass {
+  static override forRoot(options: typeof OPTIONS_TYPE): DynamicModule {
+    return withLogger(super.forRoot(options), { useFactory: () => options });
+  }
+
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    if (!options.useFactory) {
+      throw new Error('ObservabilityModule.forRootAsync takes a useFactory (with imports and inject)');
+    }
+    return withLogger(super.forRootAsync(options), {
+      imports: options.imports,
+      inject: options.inject,
+      useFactory: options.useFactory as OptionsFactory,
+    });
+  }
+}
+
+/**
+ * nestjs-pino's LoggerModule is a separate module, so it gets the same options factory.
+ * Its per-request middleware is not mounted (`forRoutes: []`): HttpTelemetry writes the
+ * one completion line from a Fastify hook, and the context reaches every other line
+ * through pino's `mixin`, which reads the request context shared here.
+ */
+function withLogger(
+  base: DynamicModule,
+  source: { imports?: DynamicModule['imports']; inject?: unknown[]; useFactory: OptionsFactory },
+): DynamicModule {
+  const contexts = new RequestContextService();
+  const flushers: (() => void)[] = [];
+  const logger = LoggerModule.forRootAsync({
+    imports: source.imports,
+    inject: source.inject as never[],
+    useFactory: async (...args: never[]) => {
+      const pino = createPinoLogger(resolveObservabilityOptions(await source.useFactory(...args)), contexts);
+      flushers.push(pino.flush);
+      return { pinoHttp: { logger: pino.logger }, forRoutes: [] };
+    },
+  });
+  const flushLogs: OnApplicationShutdown = { onApplicationShutdown: () => flushers.forEach((f) => f()) };
+  return {
+    ...base,
+    imports: [...(base.imports ?? []), logger],
+    providers: [
+      ...(base.providers ?? []),
+      { provide: RequestContextService, useValue: contexts },
+      { provide: 'KEEL_LOG_FLUSH', useValue: flushLogs },
+    ],
+  };
+}
