@@ -42,7 +42,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   });
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(
-    new ProblemDetailsFilter({ hideInternalErrors: config.env === 'production' }),
+    new ProblemDetailsFilter(app.get(ErrorReporter), {
+      hideInternalErrors: config.env === 'production',
+    }),
   );
   if (config.env !== 'production') setupOpenApi(app, version);
 

@@ -38,8 +38,15 @@ export class AppModule {
                 file: o.logFile,
                 slowRequestMs: o.slowRequestMs,
               },
-              metrics: { enabled: o.metrics.enabled, port: o.metrics.port, bearerToken: o.metrics.token },
-              errors: { windowMs: o.errorRate.windowMs, degradedErrorRate: o.errorRate.degradedRate },
+              metrics: {
+                enabled: o.metrics.enabled,
+                port: o.metrics.port,
+                bearerToken: o.metrics.token,
+              },
+              errors: {
+                windowMs: o.errorRate.windowMs,
+                degradedErrorRate: o.errorRate.degradedRate,
+              },
               sentry: o.sentry,
             };
           },

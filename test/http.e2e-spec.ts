@@ -139,7 +139,11 @@ describe('request path', () => {
         paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>;
         components: { schemas: Record<string, unknown> };
       }>();
-      expect(Object.keys(doc.paths).sort()).toEqual(['/v1/agents', '/v1/agents/{id}']);
+      expect(Object.keys(doc.paths).sort()).toEqual([
+        '/v1/admin/errors',
+        '/v1/agents',
+        '/v1/agents/{id}',
+      ]);
       expect(Object.keys(doc.components.schemas)).toEqual(
         expect.arrayContaining([
           'CreateAgentDefinitionDto',

@@ -13,6 +13,13 @@ const int = (min: number, max: number) => {
   return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
 
+const ratio = z.coerce
+  .number({ error: 'must be a ratio from 0 to 1' })
+  .min(0, { error: 'must be a ratio from 0 to 1' })
+  .max(1, { error: 'must be a ratio from 0 to 1' });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
 function parseTrustProxy(value: string, ctx: z.RefinementCtx): TrustProxy {
   if (value === 'true' || value === 'false') return value === 'true';
   if (/^\d+$/.test(value)) return Number(value);
@@ -62,6 +69,31 @@ export const envSchema = z.object({
   DB_MIGRATE_ON_START: bool.default(true),
   ALLOW_SQLITE_IN_PRODUCTION: bool.default(false),
   JWT_SECRET: z.string().optional(),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  LOG_FILE: z.string().optional(),
+  SLOW_REQUEST_MS: int(1, 3_600_000).default(1_000),
+  METRICS_ENABLED: bool.default(true),
+  METRICS_PORT: int(0, 65535).optional(),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  ERROR_RATE_WINDOW_MS: int(10_000, 86_400_000).default(300_000),
+  ERROR_RATE_DEGRADED: ratio.gt(0, { error: 'must be a ratio above 0, at most 1' }).default(0.05),
+  OTEL_SERVICE_NAME: z.string().min(1).default('keel'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: ratio.default(1),
+  SENTRY_DSN: httpUrl.optional(),
+  SENTRY_ENVIRONMENT: z.string().min(1).optional(),
+  SENTRY_RELEASE: z.string().min(1).optional(),
+  SENTRY_SAMPLE_RATE: ratio.default(1),
 });
 
 export type Env = z.output<typeof envSchema>;

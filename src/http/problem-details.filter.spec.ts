@@ -90,7 +90,10 @@ describe('ProblemDetailsFilter', () => {
 
   it('shows the message of an unexpected error in development', () => {
     const { host, json } = fakeHost();
-    new ProblemDetailsFilter(reporter, { hideInternalErrors: false }).catch(new Error('boom'), host);
+    new ProblemDetailsFilter(reporter, { hideInternalErrors: false }).catch(
+      new Error('boom'),
+      host,
+    );
     expect(json()).toMatchObject({ status: 500, detail: 'boom' });
     expect(json()).not.toHaveProperty('stack');
   });

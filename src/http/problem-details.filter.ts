@@ -81,7 +81,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   }
 
   private whereOf(request: FastifyRequest) {
-    return { component: 'http', operation: `${request.method} ${request.routeOptions.url ?? '(unmatched)'}` };
+    return {
+      component: 'http',
+      operation: `${request.method} ${request.routeOptions.url ?? '(unmatched)'}`,
+    };
   }
 }
 

@@ -1,5 +1,14 @@
 export * from './clock';
 export * from './context/request-context';
+export * from './errors/dto/error-snapshot.dto';
+export * from './errors/dto/error-snapshot-query.dto';
+export * from './errors/error-aggregator.service';
+export * from './errors/error-fingerprint';
+export * from './errors/error-rate.health';
+export * from './errors/errors.controller';
+export { TrackErrors } from './errors/track-errors.decorator';
+export type { TrackErrorsOptions } from './errors/track-errors.decorator';
+export * from './errors/track-errors.explorer';
 export * from './http/http-telemetry';
 export type * from './interfaces/observability-options.interface';
 export * from './logging/redact';

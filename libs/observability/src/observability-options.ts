@@ -49,10 +49,14 @@ export function resolveObservabilityOptions(
 
   const problems: string[] = [];
   const { logging, metrics, errors, sentry } = resolved;
-  if (!LEVELS.includes(logging.level)) problems.push(`logging.level must be one of ${LEVELS.join(', ')}`);
+  if (!LEVELS.includes(logging.level))
+    problems.push(`logging.level must be one of ${LEVELS.join(', ')}`);
   if (!(logging.slowRequestMs > 0)) problems.push('logging.slowRequestMs must be positive');
   if (!metrics.path.startsWith('/')) problems.push('metrics.path must start with /');
-  if (metrics.port !== undefined && !(Number.isInteger(metrics.port) && metrics.port >= 0 && metrics.port < 65536)) {
+  if (
+    metrics.port !== undefined &&
+    !(Number.isInteger(metrics.port) && metrics.port >= 0 && metrics.port < 65536)
+  ) {
     problems.push('metrics.port must be a port number');
   }
   if (metrics.bearerToken !== undefined && metrics.bearerToken.length < 16) {
@@ -67,7 +71,9 @@ export function resolveObservabilityOptions(
   if (!(errors.degradedErrorRate > 0 && errors.degradedErrorRate <= 1)) {
     problems.push('errors.degradedErrorRate must be in (0, 1]');
   }
-  if (!(sentry.sampleRate >= 0 && sentry.sampleRate <= 1)) problems.push('sentry.sampleRate must be in [0, 1]');
-  if (problems.length > 0) throw new Error(`Invalid ObservabilityModule options: ${problems.join('; ')}`);
+  if (!(sentry.sampleRate >= 0 && sentry.sampleRate <= 1))
+    problems.push('sentry.sampleRate must be in [0, 1]');
+  if (problems.length > 0)
+    throw new Error(`Invalid ObservabilityModule options: ${problems.join('; ')}`);
   return resolved;
 }

@@ -21,12 +21,23 @@ import { MetricsController } from './metrics/metrics.controller';
 import { MetricsServer } from './metrics/metrics-server';
 import { MetricsService } from './metrics/metrics.service';
 import { Clock, systemClock } from './clock';
-import { ASYNC_OPTIONS_TYPE, ConfigurableModuleClass, OPTIONS_TYPE } from './observability.module-definition';
-import { METRICS_REGISTRY, OBSERVABILITY_MODULE_OPTIONS, OBSERVABILITY_OPTIONS } from './observability.constants';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableModuleClass,
+  OPTIONS_TYPE,
+} from './observability.module-definition';
+import {
+  METRICS_REGISTRY,
+  OBSERVABILITY_MODULE_OPTIONS,
+  OBSERVABILITY_OPTIONS,
+} from './observability.constants';
 import { resolveObservabilityOptions } from './observability-options';
 import { ErrorReporter } from './reporting/error-reporter.service';
 
-type OptionsFactory = (...args: never[]) => ObservabilityModuleOptions | Promise<ObservabilityModuleOptions>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest's own factory signature
+type OptionsFactory = (
+  ...args: any[]
+) => ObservabilityModuleOptions | Promise<ObservabilityModuleOptions>;
 
 /**
  * Logs (nestjs-pino), metrics (prom-client on the module's own registry), request
@@ -84,7 +95,9 @@ export class ObservabilityModule extends ConfigurableModuleClass {
 
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     if (!options.useFactory) {
-      throw new Error('ObservabilityModule.forRootAsync takes a useFactory (with imports and inject)');
+      throw new Error(
+        'ObservabilityModule.forRootAsync takes a useFactory (with imports and inject)',
+      );
     }
     return withLogger(super.forRootAsync(options), {
       imports: options.imports,
@@ -109,13 +122,18 @@ function withLogger(
   const logger = LoggerModule.forRootAsync({
     imports: source.imports,
     inject: source.inject as never[],
-    useFactory: async (...args: never[]) => {
-      const pino = createPinoLogger(resolveObservabilityOptions(await source.useFactory(...args)), contexts);
+    useFactory: async (...args: unknown[]) => {
+      const pino = createPinoLogger(
+        resolveObservabilityOptions(await source.useFactory(...args)),
+        contexts,
+      );
       flushers.push(pino.flush);
       return { pinoHttp: { logger: pino.logger }, forRoutes: [] };
     },
   });
-  const flushLogs: OnApplicationShutdown = { onApplicationShutdown: () => flushers.forEach((f) => f()) };
+  const flushLogs: OnApplicationShutdown = {
+    onApplicationShutdown: () => flushers.forEach((f) => f()),
+  };
   return {
     ...base,
     imports: [...(base.imports ?? []), logger],

@@ -94,7 +94,11 @@ export class HttpTelemetry implements OnModuleInit {
     this.metrics.active.inc();
   }
 
-  private finish(request: InstrumentedRequest, reply: FastifyReply | undefined, aborted: boolean): void {
+  private finish(
+    request: InstrumentedRequest,
+    reply: FastifyReply | undefined,
+    aborted: boolean,
+  ): void {
     const telemetry = request[kTelemetry];
     if (!telemetry || telemetry.done) return;
     telemetry.done = true;

@@ -46,7 +46,12 @@ export function createPinoLogger(
   };
   const destination: DestinationStream & { flushSync?: () => void } =
     logging.format === 'pretty'
-      ? pinoPretty({ colorize: !logging.file, destination: logging.file ?? 1, sync: false, mkdir: true })
+      ? pinoPretty({
+          colorize: !logging.file,
+          destination: logging.file ?? 1,
+          sync: false,
+          mkdir: true,
+        })
       : pino.destination({ dest: logging.file ?? 1, sync: false, mkdir: true });
   return {
     logger: pino(pinoOptions, destination),

@@ -1,5 +1,15 @@
 const REDACTED = '[Redacted]';
-const DEFAULT_KEYS = ['password', 'passwd', 'token', 'secret', 'apikey', 'api_key', 'api-key', 'authorization', 'cookie'];
+const DEFAULT_KEYS = [
+  'password',
+  'passwd',
+  'token',
+  'secret',
+  'apikey',
+  'api_key',
+  'api-key',
+  'authorization',
+  'cookie',
+];
 const MAX_DEPTH = 8;
 
 /**
@@ -10,9 +20,10 @@ const MAX_DEPTH = 8;
  */
 export function createRedactor(extraKeys: readonly string[] = []): <T>(value: T) => T {
   const needles = [...DEFAULT_KEYS, ...extraKeys.map((k) => k.toLowerCase())];
+  // Identifiers of credentials (apiKeyId, tokenId) are not secrets and help debugging.
   const isSensitive = (key: string) => {
     const lower = key.toLowerCase();
-    return needles.some((needle) => lower.includes(needle));
+    return !lower.endsWith('id') && needles.some((needle) => lower.includes(needle));
   };
 
   const redact = (value: unknown, depth: number, seen: Set<object>): unknown => {
@@ -33,7 +44,7 @@ export function createRedactor(extraKeys: readonly string[] = []): <T>(value: T)
     seen.add(value);
     let copy: Record<string, unknown> | undefined;
     for (const [key, item] of Object.entries(value)) {
-      const next = isSensitive(key) ? REDACTED : redact(item, depth + 1, seen);
+      const next = item != null && isSensitive(key) ? REDACTED : redact(item, depth + 1, seen);
       if (next !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = next;
     }
     return copy ?? value;

@@ -21,7 +21,10 @@ export class HttpMetrics {
   /** prom-client hashes a label set on every observe; a bound child per set skips that. */
   private readonly children = new Map<string, Observer>();
 
-  constructor(metrics: MetricsService, @Inject(OBSERVABILITY_OPTIONS) options: ResolvedObservabilityOptions) {
+  constructor(
+    metrics: MetricsService,
+    @Inject(OBSERVABILITY_OPTIONS) options: ResolvedObservabilityOptions,
+  ) {
     this.duration = metrics.histogram({
       name: 'http_server_request_duration_seconds',
       help: 'Duration of HTTP requests handled by this server, by route template.',

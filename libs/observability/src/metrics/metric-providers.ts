@@ -12,13 +12,21 @@ import { MetricsService } from './metrics.service';
 export function makeCounterProvider<L extends string>(
   config: Omit<CounterConfiguration<L>, 'registers'>,
 ): FactoryProvider {
-  return { provide: getToken(config.name), inject: [MetricsService], useFactory: (m: MetricsService) => m.counter(config) };
+  return {
+    provide: getToken(config.name),
+    inject: [MetricsService],
+    useFactory: (m: MetricsService) => m.counter(config),
+  };
 }
 
 export function makeGaugeProvider<L extends string>(
   config: Omit<GaugeConfiguration<L>, 'registers'>,
 ): FactoryProvider {
-  return { provide: getToken(config.name), inject: [MetricsService], useFactory: (m: MetricsService) => m.gauge(config) };
+  return {
+    provide: getToken(config.name),
+    inject: [MetricsService],
+    useFactory: (m: MetricsService) => m.gauge(config),
+  };
 }
 
 export function makeHistogramProvider<L extends string>(

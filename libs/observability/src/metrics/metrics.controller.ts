@@ -1,4 +1,12 @@
-import { Controller, Get, Headers, Inject, Res, UnauthorizedException } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Headers,
+  Inject,
+  NotFoundException,
+  Res,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 
@@ -24,6 +32,9 @@ export class MetricsController {
     @Headers('authorization') authorization: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
+    const { enabled, port } = this.options.metrics;
+    // Off, or served on its own port: nothing here.
+    if (!enabled || port !== undefined) throw new NotFoundException();
     if (!bearerTokenMatches(authorization, this.options.metrics.bearerToken)) {
       void reply.header('www-authenticate', 'Bearer');
       throw new UnauthorizedException('A valid bearer token is required for metrics.');

@@ -1,5 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { CounterConfiguration, GaugeConfiguration, HistogramConfiguration, Metric } from 'prom-client';
+import type {
+  CounterConfiguration,
+  GaugeConfiguration,
+  HistogramConfiguration,
+  Metric,
+} from 'prom-client';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 import { METRICS_REGISTRY } from '../observability.constants';
@@ -22,7 +27,10 @@ export class MetricsService {
   }
 
   histogram<L extends string>(config: Omit<HistogramConfiguration<L>, 'registers'>): Histogram<L> {
-    return this.declare(config.name, () => new Histogram({ ...config, registers: [this.registry] }));
+    return this.declare(
+      config.name,
+      () => new Histogram({ ...config, registers: [this.registry] }),
+    );
   }
 
   /** The Prometheus text exposition of every metric. */

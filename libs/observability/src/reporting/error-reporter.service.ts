@@ -3,17 +3,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import * as Sentry from '@sentry/nestjs';
 
 import { RequestContextService } from '../context/request-context';
+import type { ErrorLocation } from '../errors/error-aggregator.service';
 import { ErrorAggregator } from '../errors/error-aggregator.service';
 import type { ResolvedObservabilityOptions } from '../interfaces/observability-options.interface';
 import { HttpMetrics } from '../metrics/http-metrics';
 import { OBSERVABILITY_OPTIONS } from '../observability.constants';
-
-export interface ErrorLocation {
-  /** What failed: `http`, `database`, a provider's name... */
-  component: string;
-  /** Within the component: a route template, a method name... */
-  operation: string;
-}
 
 /**
  * The one place an unexpected error is reported: the in-process aggregator, the
