@@ -1,3 +1,4 @@
+import type { TracingHandle } from '@keel/observability';
 import { ErrorReporter } from '@keel/observability';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -17,7 +18,10 @@ import { AppValidationPipe } from './http/validation.pipe';
  * call `inject()` or listen on port 0. Everything on the request path is set up here,
  * so tests exercise exactly what production runs.
  */
-export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  tracing?: TracingHandle,
+): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: config.http.trustProxy,
@@ -27,13 +31,17 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     onConstructorPoisoning: 'error',
     logger: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    abortOnError: false,
-    // Fastify's own JSON parser (with prototype-poisoning protection) stays; Nest's extra
-    // parsers would add form bodies this JSON API does not accept (they answer 415).
-    bodyParser: false,
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, tracing),
+    adapter,
+    {
+      abortOnError: false,
+      // Fastify's own JSON parser (with prototype-poisoning protection) stays; Nest's extra
+      // parsers would add form bodies this JSON API does not accept (they answer 415).
+      bodyParser: false,
+      bufferLogs: true,
+    },
+  );
 
   app.useLogger(app.get(Logger));
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {

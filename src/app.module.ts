@@ -1,4 +1,5 @@
 import { AgentsModule } from '@keel/agents';
+import type { TracingHandle } from '@keel/observability';
 import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
@@ -12,7 +13,7 @@ import { DatabaseModule } from './database/database.module';
 @Module({})
 export class AppModule {
   /** The reference app, built from an already validated configuration. */
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, tracing?: TracingHandle): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -48,6 +49,7 @@ export class AppModule {
                 degradedErrorRate: o.errorRate.degradedRate,
               },
               sentry: o.sentry,
+              tracing,
             };
           },
         }),

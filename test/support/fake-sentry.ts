@@ -23,8 +23,8 @@ export async function startFakeSentry(): Promise<{
       const lines = body.split('\n').filter(Boolean);
       // Envelope: a header line, then (item header, item payload) pairs.
       for (let i = 1; i + 1 < lines.length; i += 2) {
-        const itemHeader = JSON.parse(lines[i]!) as { type?: string };
-        if (itemHeader.type === 'event') events.push(JSON.parse(lines[i + 1]!) as SentryEvent);
+        const itemHeader = JSON.parse(lines[i]) as { type?: string };
+        if (itemHeader.type === 'event') events.push(JSON.parse(lines[i + 1]) as SentryEvent);
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });

@@ -21,3 +21,8 @@ export * from './observability.module';
 export * from './observability-options';
 export * from './reporting/error-reporter.service';
 export * from './observability-admin.module';
+export * from './tracing/start-tracing';
+export * from './tracing/traced.decorator';
+export * from './tracing/tracing.service';
+export * from './tracing/tracing-options';
+export { TRACER_NAME } from './tracing/run-in-span';

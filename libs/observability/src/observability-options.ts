@@ -45,6 +45,7 @@ export function resolveObservabilityOptions(
       release: options.sentry?.release ?? serviceVersion,
       sampleRate: options.sentry?.sampleRate ?? 1,
     },
+    tracing: options.tracing,
   };
 
   const problems: string[] = [];
@@ -62,7 +63,7 @@ export function resolveObservabilityOptions(
   if (metrics.bearerToken !== undefined && metrics.bearerToken.length < 16) {
     problems.push('metrics.bearerToken must be at least 16 characters');
   }
-  if (metrics.httpDurationBuckets.some((b, i, all) => !(b > 0) || (i > 0 && b <= all[i - 1]!))) {
+  if (metrics.httpDurationBuckets.some((b, i, all) => !(b > 0) || (i > 0 && b <= all[i - 1]))) {
     problems.push('metrics.httpDurationBuckets must be positive and increasing');
   }
   if (!(errors.bucketMs > 0 && errors.windowMs >= errors.bucketMs)) {

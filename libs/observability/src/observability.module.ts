@@ -6,6 +6,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
+import { Clock, systemClock } from './clock';
 import { RequestContextService } from './context/request-context';
 import { ErrorAggregator } from './errors/error-aggregator.service';
 import { ErrorRateHealthIndicator } from './errors/error-rate.health';
@@ -17,26 +18,25 @@ import type {
 } from './interfaces/observability-options.interface';
 import { createPinoLogger } from './logging/create-pino-logger';
 import { HttpMetrics } from './metrics/http-metrics';
-import { MetricsController } from './metrics/metrics.controller';
 import { MetricsServer } from './metrics/metrics-server';
+import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
-import { Clock, systemClock } from './clock';
-import {
-  ASYNC_OPTIONS_TYPE,
-  ConfigurableModuleClass,
-  OPTIONS_TYPE,
-} from './observability.module-definition';
+import { resolveObservabilityOptions } from './observability-options';
 import {
   METRICS_REGISTRY,
   OBSERVABILITY_MODULE_OPTIONS,
   OBSERVABILITY_OPTIONS,
 } from './observability.constants';
-import { resolveObservabilityOptions } from './observability-options';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableModuleClass,
+  OPTIONS_TYPE,
+} from './observability.module-definition';
 import { ErrorReporter } from './reporting/error-reporter.service';
+import { TracingService } from './tracing/tracing.service';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest's own factory signature
 type OptionsFactory = (
-  ...args: any[]
+  ...args: unknown[]
 ) => ObservabilityModuleOptions | Promise<ObservabilityModuleOptions>;
 
 /**
@@ -77,6 +77,15 @@ type OptionsFactory = (
     ErrorReporter,
     TrackErrorsExplorer,
     HttpTelemetry,
+    TracingService,
+    {
+      provide: 'KEEL_TRACING_SHUTDOWN',
+      inject: [OBSERVABILITY_OPTIONS],
+      useFactory: (options: ResolvedObservabilityOptions): OnApplicationShutdown => ({
+        // Last spans out before the process exits.
+        onApplicationShutdown: () => options.tracing?.shutdown(),
+      }),
+    },
   ],
   exports: [
     OBSERVABILITY_OPTIONS,
@@ -86,6 +95,7 @@ type OptionsFactory = (
     ErrorAggregator,
     ErrorRateHealthIndicator,
     ErrorReporter,
+    TracingService,
   ],
 })
 export class ObservabilityModule extends ConfigurableModuleClass {
@@ -102,7 +112,7 @@ export class ObservabilityModule extends ConfigurableModuleClass {
     return withLogger(super.forRootAsync(options), {
       imports: options.imports,
       inject: options.inject,
-      useFactory: options.useFactory as OptionsFactory,
+      useFactory: options.useFactory,
     });
   }
 }
@@ -127,7 +137,7 @@ function withLogger(
         resolveObservabilityOptions(await source.useFactory(...args)),
         contexts,
       );
-      flushers.push(pino.flush);
+      flushers.push(() => pino.flush());
       return { pinoHttp: { logger: pino.logger }, forRoutes: [] };
     },
   });

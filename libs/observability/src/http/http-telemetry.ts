@@ -56,7 +56,7 @@ export class HttpTelemetry implements OnModuleInit {
     }
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onRequest', (request, reply, done) => {
-      this.start(request as InstrumentedRequest, reply);
+      this.start(request, reply);
       done();
     });
     // Body parsing continues in the socket's callbacks, outside the context entered above.
@@ -66,11 +66,11 @@ export class HttpTelemetry implements OnModuleInit {
       done();
     });
     fastify.addHook('onResponse', (request, reply, done) => {
-      this.finish(request as InstrumentedRequest, reply, false);
+      this.finish(request, reply, false);
       done();
     });
     fastify.addHook('onRequestAbort', (request, done) => {
-      this.finish(request as InstrumentedRequest, undefined, true);
+      this.finish(request, undefined, true);
       done();
     });
   }

@@ -58,6 +58,11 @@ export interface SentryOptions {
   sampleRate?: number;
 }
 
+/** What `startTracing` returned in the preload; the module flushes it on shutdown. */
+export interface TracingShutdown {
+  shutdown(): Promise<void>;
+}
+
 export interface ObservabilityModuleOptions {
   /** `service.name` in traces, `service` in logs. @default 'keel' */
   serviceName?: string;
@@ -69,6 +74,8 @@ export interface ObservabilityModuleOptions {
   metrics?: MetricsOptions;
   errors?: ErrorTrackingOptions;
   sentry?: SentryOptions;
+  /** The preload's tracing handle, flushed when the app shuts down. @default undefined */
+  tracing?: TracingShutdown;
 }
 
 export interface ResolvedObservabilityOptions {
@@ -81,4 +88,5 @@ export interface ResolvedObservabilityOptions {
   errors: Required<ErrorTrackingOptions>;
   sentry: Required<Pick<SentryOptions, 'environment' | 'release' | 'sampleRate'>> &
     Pick<SentryOptions, 'dsn'>;
+  tracing: TracingShutdown | undefined;
 }

@@ -31,13 +31,14 @@ export function createRedactor(extraKeys: readonly string[] = []): <T>(value: T)
       return value;
     }
     if (Array.isArray(value)) {
-      seen.add(value);
+      const items = value as unknown[];
+      seen.add(items);
       let copy: unknown[] | undefined;
-      value.forEach((item, i) => {
+      items.forEach((item, i) => {
         const next = redact(item, depth + 1, seen);
-        if (next !== item) (copy ??= [...value])[i] = next;
+        if (next !== item) (copy ??= [...items])[i] = next;
       });
-      return copy ?? value;
+      return copy ?? items;
     }
     const proto = Object.getPrototypeOf(value) as object | null;
     if (proto !== Object.prototype && proto !== null) return value; // Errors, Dates, Buffers...
