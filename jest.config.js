@@ -36,7 +36,6 @@ const e2e = {
   ...common,
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.e2e-spec.ts'],
-  testTimeout: 30_000,
 };
 
 const postgresUrl = process.env.DATABASE_URL ?? '';
@@ -50,6 +49,8 @@ if (!withPostgres) {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // A global option: Jest ignores it inside a project.
+  testTimeout: 30_000,
   projects: [
     {
       ...common,

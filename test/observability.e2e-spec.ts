@@ -73,7 +73,8 @@ describe('metrics and error tracking', () => {
     let errorResponse: { statusCode: number; headers: Record<string, unknown> };
 
     beforeAll(async () => {
-      await testApp.app.get(DataSource).query('DROP TABLE agent_definitions');
+      const dataSource = testApp.app.get(DataSource);
+      await dataSource.query(`DROP TABLE ${dataSource.getMetadata('agent_definitions').tablePath}`);
       errorResponse = await testApp.app.inject({
         method: 'GET',
         url: '/v1/agents',

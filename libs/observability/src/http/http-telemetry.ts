@@ -107,7 +107,8 @@ export class HttpTelemetry implements OnModuleInit {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
     const status = aborted || !reply ? 499 : reply.statusCode;
     const durationMs = reply ? reply.elapsedTime : performance.now() - telemetry.startedAt;
-    this.metrics.observe(request.method, route, status, durationMs / 1000);
+    if (this.options.metrics.enabled)
+      this.metrics.observe(request.method, route, status, durationMs / 1000);
     this.errors.recordRequest(status >= 500);
     if (telemetry.span) {
       telemetry.span.updateName(`${request.method} ${route}`);

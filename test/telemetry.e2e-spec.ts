@@ -1,0 +1,102 @@
+import type { OtlpSink } from './support/otlp-sink';
+import { startOtlpSink } from './support/otlp-sink';
+import { freePort, MAIN, spawnNode, waitForStatus } from './support/service-process';
+import type { TestDatabase } from './support/test-database';
+import { createTestDatabase } from './support/test-database';
+
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
+const CANARY = 'canary-3f9d27b1e8c4';
+
+/**
+ * The built service as a process, because tracing patches modules at load time (which
+ * Jest's module registry bypasses): one trace id in the response, the logs and the spans.
+ */
+describe('telemetry of the running service', () => {
+  let sink: OtlpSink;
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    sink = await startOtlpSink();
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await sink.close();
+    await database.drop();
+  });
+
+  it('shares one trace id between response, log lines and exported spans; the canary reaches no log', async () => {
+    const port = await freePort();
+    const { child, exited } = spawnNode(MAIN, {
+      ...database.env,
+      NODE_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'json',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_SERVICE_NAME: 'keel-e2e',
+    });
+    let response: Response;
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/v1/agents`, 200, 15_000);
+      response = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
+        method: 'POST',
+        headers: {
+          traceparent: TRACEPARENT,
+          'content-type': 'application/json',
+          authorization: `Bearer ${CANARY}`,
+          'x-api-key': CANARY,
+          cookie: `session=${CANARY}`,
+        },
+        body: JSON.stringify({
+          name: 'traced',
+          instructions: 'Trace me.',
+          model: 'default',
+          password: CANARY,
+        }),
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('x-trace-id')).toBe(TRACE_ID);
+
+      const spans = await sink.waitForSpans((s) => s.traceId === TRACE_ID && s.kind === 2, 10_000);
+      expect(spans[0]).toMatchObject({
+        name: 'POST /v1/agents',
+        parentSpanId: 'b7ad6b7169203331',
+        attributes: expect.objectContaining({ 'http.route': '/v1/agents' }),
+        resource: expect.objectContaining({ 'service.name': 'keel-e2e' }),
+      });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const { stdout, stderr } = await exited;
+    expect(stdout + stderr).not.toContain(CANARY);
+    const lines = stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const completion = lines.find(
+      (l) => l.msg === 'request completed' && l.route === '/v1/agents' && l.method === 'POST',
+    );
+    expect(completion).toMatchObject({
+      traceId: TRACE_ID,
+      requestId: response.headers.get('x-request-id'),
+      status: 400,
+      service: 'keel-e2e',
+    });
+    expect(completion?.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(Object.keys(completion ?? {})).toEqual(
+      expect.arrayContaining([
+        'level',
+        'time',
+        'method',
+        'route',
+        'status',
+        'durationMs',
+        'requestId',
+        'traceId',
+        'spanId',
+      ]),
+    );
+  });
+});
