@@ -1,5 +1,5 @@
 import type { TracingHandle } from '@keel/observability';
-import { ErrorReporter } from '@keel/observability';
+import { ErrorReporter, requestIdFor } from '@keel/observability';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -10,7 +10,6 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
-import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id';
 import { AppValidationPipe } from './http/validation.pipe';
 
 /**
@@ -44,10 +43,7 @@ export async function createApp(
   );
 
   app.useLogger(app.get(Logger));
-  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
-    void reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
+  app.flushLogs(); // Nest buffers its start-up lines (bufferLogs) until told
   app.useGlobalPipes(new AppValidationPipe());
   app.useGlobalFilters(
     new ProblemDetailsFilter(app.get(ErrorReporter), {

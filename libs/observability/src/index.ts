@@ -10,6 +10,7 @@ export { TrackErrors } from './errors/track-errors.decorator';
 export type { TrackErrorsOptions } from './errors/track-errors.decorator';
 export * from './errors/track-errors.explorer';
 export * from './http/http-telemetry';
+export * from './http/request-id';
 export type * from './interfaces/observability-options.interface';
 export * from './logging/redact';
 export * from './metrics/http-metrics';

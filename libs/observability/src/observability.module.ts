@@ -128,7 +128,7 @@ function withLogger(
   source: { imports?: DynamicModule['imports']; inject?: unknown[]; useFactory: OptionsFactory },
 ): DynamicModule {
   const contexts = new RequestContextService();
-  const flushers: (() => void)[] = [];
+  const flushers: (() => Promise<void>)[] = [];
   const logger = LoggerModule.forRootAsync({
     imports: source.imports,
     inject: source.inject as never[],
@@ -142,7 +142,9 @@ function withLogger(
     },
   });
   const flushLogs: OnApplicationShutdown = {
-    onApplicationShutdown: () => flushers.forEach((f) => f()),
+    onApplicationShutdown: async () => {
+      await Promise.all(flushers.map((flush) => flush()));
+    },
   };
   return {
     ...base,

@@ -12,6 +12,7 @@ import { ErrorAggregator } from '../errors/error-aggregator.service';
 import type { ResolvedObservabilityOptions } from '../interfaces/observability-options.interface';
 import { HttpMetrics } from '../metrics/http-metrics';
 import { OBSERVABILITY_OPTIONS } from '../observability.constants';
+import { REQUEST_ID_HEADER } from './request-id';
 
 export const TRACE_ID_HEADER = 'x-trace-id';
 /** Label of requests no route matched, so unknown paths stay one series. */
@@ -32,6 +33,7 @@ type InstrumentedRequest = FastifyRequest & { [kTelemetry]?: Telemetry };
 /**
  * Observes every request with three Fastify hooks instead of Nest interceptors (an
  * interceptor alone costs about as much as a bare request): enters the request context,
+ * echoes `X-Request-Id` (pair it with `requestIdFor` as Fastify's `genReqId`),
  * and on completion records the duration histogram, the error window, names the server
  * span after the route template, and writes the one completion log line.
  */
@@ -88,6 +90,7 @@ export class HttpTelemetry implements OnModuleInit {
       const match = typeof parent === 'string' ? TRACEPARENT.exec(parent) : null;
       if (match) context.traceId = match[1];
     }
+    void reply.header(REQUEST_ID_HEADER, request.id);
     if (context.traceId) void reply.header(TRACE_ID_HEADER, context.traceId);
     request[kTelemetry] = { context, span, startedAt: performance.now(), done: false };
     this.contexts.enter(context);

@@ -8,8 +8,8 @@ import { createRedactor } from './redact';
 
 export interface PinoSetup {
   logger: Logger;
-  /** Flushes buffered lines; called on shutdown. */
-  flush(): void;
+  /** Writes out buffered lines (waiting for the file to open, at most 1 s); called on shutdown. */
+  flush(): Promise<void>;
 }
 
 /**
@@ -44,7 +44,11 @@ export function createPinoLogger(
       };
     },
   };
-  const destination: DestinationStream & { flushSync?: () => void } =
+  const destination: DestinationStream & {
+    fd?: number;
+    flushSync?: () => void;
+    once?: (event: 'ready', listener: () => void) => void;
+  } =
     logging.format === 'pretty'
       ? pinoPretty({
           colorize: !logging.file,
@@ -53,14 +57,23 @@ export function createPinoLogger(
           mkdir: true,
         })
       : pino.destination({ dest: logging.file ?? 1, sync: false, mkdir: true });
-  return {
-    logger: pino(pinoOptions, destination),
-    flush: () => {
-      try {
-        destination.flushSync?.();
-      } catch {
-        // Nothing buffered yet (sonic-boom throws before its first write is ready).
+  const flush = () =>
+    new Promise<void>((resolve) => {
+      const writeOut = () => {
+        try {
+          destination.flushSync?.();
+        } catch {
+          // Destroyed or never opened: nothing more can be written.
+        }
+        resolve();
+      };
+      if (destination.fd !== undefined && destination.fd < 0 && destination.once) {
+        // A file opens asynchronously; lines written before that wait in the buffer.
+        destination.once('ready', writeOut);
+        setTimeout(resolve, 1_000).unref();
+      } else {
+        writeOut();
       }
-    },
-  };
+    });
+  return { logger: pino(pinoOptions, destination), flush };
 }
