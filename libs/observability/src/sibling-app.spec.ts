@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Controller, Get, Injectable, Logger, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Logger, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -37,6 +37,12 @@ class HelloController {
   hello(): Promise<string> {
     return this.greetings.compose('world');
   }
+
+  @Get('slow/:ms')
+  async slow(@Param('ms') ms: string): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, Number(ms)));
+    return 'late';
+  }
 }
 
 /**
@@ -55,7 +61,10 @@ describe('a sibling app with only ObservabilityModule', () => {
 
     @Module({
       imports: [
-        ObservabilityModule.forRoot({ serviceName: 'sibling', logging: { file: logFile } }),
+        ObservabilityModule.forRoot({
+          serviceName: 'sibling',
+          logging: { file: logFile, slowRequestMs: 40 },
+        }),
       ],
       controllers: [HelloController],
       providers: [GreetingService],
@@ -92,6 +101,9 @@ describe('a sibling app with only ObservabilityModule', () => {
     expect(span?.name).toBe('greeting.compose');
     expect(span?.attributes).toEqual({ 'greeting.lang': 'en' });
 
+    const slow = await app.inject({ method: 'GET', url: '/hello/slow/60' });
+    const quick = await app.inject({ method: 'GET', url: '/hello/slow/0' });
+
     await app.close(); // flushes the asynchronous log destination
     const lines = readFileSync(logFile, 'utf8')
       .trim()
@@ -106,5 +118,9 @@ describe('a sibling app with only ObservabilityModule', () => {
       });
     }
     expect(inRequest[1]).toMatchObject({ route: '/hello/:name', status: 200, method: 'GET' });
+    const completion = (id: unknown) => lines.find((l) => l.requestId === id && l.route);
+    expect(completion(slow.headers['x-request-id'])).toMatchObject({ level: 'warn', slow: true });
+    expect(completion(quick.headers['x-request-id'])).toMatchObject({ level: 'info' });
+    expect(completion(quick.headers['x-request-id'])).not.toHaveProperty('slow');
   });
 });
