@@ -66,6 +66,26 @@ describe('telemetry of the running service', () => {
         attributes: expect.objectContaining({ 'http.route': '/v1/agents' }),
         resource: expect.objectContaining({ 'service.name': 'keel-e2e' }),
       });
+
+      // Spans of work done inside the request are children of the server span.
+      const listTrace = '1234567890abcdef1234567890abcdef';
+      const list = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
+        headers: { traceparent: `00-${listTrace}-1234567890abcdef-01` },
+      });
+      expect(list.status).toBe(200);
+      const [server] = await sink.waitForSpans(
+        (s) => s.traceId === listTrace && s.kind === 2,
+        10_000,
+      );
+      expect(server?.name).toBe('GET /v1/agents');
+      expect(server?.attributes).toMatchObject({ 'http.response.status_code': 200 });
+      if (process.env.KEEL_TEST_DATABASE === 'postgres') {
+        const queries = await sink.waitForSpans(
+          (s) => s.traceId === listTrace && s.parentSpanId === server?.spanId && s.kind === 3,
+          10_000,
+        );
+        expect(queries[0]?.attributes).toMatchObject({ 'db.system.name': 'postgresql' });
+      }
     } finally {
       child.kill('SIGTERM');
     }

@@ -81,7 +81,12 @@ export function assertBuilt() {
 export function startNode(name, args, env) {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, ...env },
+    // NODE_OPTIONS passes through, to compare Node flags (e.g. --experimental-async-context-frame).
+    env: {
+      PATH: process.env.PATH,
+      ...(process.env.NODE_OPTIONS && { NODE_OPTIONS: process.env.NODE_OPTIONS }),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc = { name, child, output: '', exit: undefined };

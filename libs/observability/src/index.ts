@@ -27,3 +27,4 @@ export * from './tracing/traced.decorator';
 export * from './tracing/tracing.service';
 export * from './tracing/tracing-options';
 export { TRACER_NAME } from './tracing/run-in-span';
+export * from './tracing/keel-context-manager';

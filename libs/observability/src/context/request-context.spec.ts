@@ -2,6 +2,9 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { createContextKey, ROOT_CONTEXT } from '@opentelemetry/api';
+
+import { KeelContextManager } from '../tracing/keel-context-manager';
 import { RequestContextService } from './request-context';
 
 describe('RequestContextService', () => {
@@ -63,5 +66,28 @@ describe('RequestContextService', () => {
       await sleep(1);
       expect(contexts.get()?.requestId).toBe('entered');
     });
+  });
+});
+
+describe('RequestContextService inside OpenTelemetry context', () => {
+  const manager = new KeelContextManager().enable();
+  const contexts = new RequestContextService();
+  contexts.useContextManager(manager);
+  afterAll(() => manager.disable());
+
+  it('carries the request context and the span context in one storage', async () => {
+    const key = createContextKey('other');
+    await manager.with(ROOT_CONTEXT, async () => {
+      contexts.enter({ requestId: 'otel' }, ROOT_CONTEXT.setValue(key, 'span'));
+      await sleep(1);
+      expect(contexts.get()?.requestId).toBe('otel');
+      expect(manager.active().getValue(key)).toBe('span');
+    });
+    expect(
+      await contexts.run({ requestId: 'run' }, async () => {
+        await sleep(1);
+        return contexts.get()?.requestId;
+      }),
+    ).toBe('run');
   });
 });

@@ -1,8 +1,15 @@
 import type { OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import type { Span } from '@opentelemetry/api';
-import { isSpanContextValid, trace } from '@opentelemetry/api';
+import type { Context, Span, Tracer } from '@opentelemetry/api';
+import {
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 
@@ -12,6 +19,7 @@ import { ErrorAggregator } from '../errors/error-aggregator.service';
 import type { ResolvedObservabilityOptions } from '../interfaces/observability-options.interface';
 import { HttpMetrics } from '../metrics/http-metrics';
 import { OBSERVABILITY_OPTIONS } from '../observability.constants';
+import { TRACER_NAME } from '../tracing/run-in-span';
 import { REQUEST_ID_HEADER } from './request-id';
 
 export const TRACE_ID_HEADER = 'x-trace-id';
@@ -23,6 +31,7 @@ const TRACEPARENT = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
 interface Telemetry {
   context: RequestContext;
   span: Span | undefined;
+  spanContext: Context | undefined;
   startedAt: number;
   done: boolean;
 }
@@ -40,6 +49,7 @@ type InstrumentedRequest = FastifyRequest & { [kTelemetry]?: Telemetry };
 @Injectable()
 export class HttpTelemetry implements OnModuleInit {
   private readonly logger = new Logger('HttpTelemetry');
+  private readonly tracer: Tracer = trace.getTracer(TRACER_NAME);
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -56,6 +66,7 @@ export class HttpTelemetry implements OnModuleInit {
       this.logger.warn('HTTP telemetry needs the Fastify adapter; requests are not observed.');
       return;
     }
+    if (this.options.tracing) this.contexts.useContextManager(this.options.tracing.contextManager);
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onRequest', (request, reply, done) => {
       this.start(request, reply);
@@ -64,7 +75,11 @@ export class HttpTelemetry implements OnModuleInit {
     // Body parsing continues in the socket's callbacks, outside the context entered above.
     fastify.addHook('preValidation', (request, _reply, done) => {
       const telemetry = (request as InstrumentedRequest)[kTelemetry];
-      if (telemetry) this.contexts.enter(telemetry.context);
+      if (telemetry) {
+        this.contexts.enter(telemetry.context);
+        if (telemetry.spanContext)
+          this.options.tracing?.contextManager.enterWith(telemetry.spanContext);
+      }
       done();
     });
     fastify.addHook('onResponse', (request, reply, done) => {
@@ -78,12 +93,12 @@ export class HttpTelemetry implements OnModuleInit {
   }
 
   private start(request: InstrumentedRequest, reply: FastifyReply): void {
-    const span = trace.getActiveSpan();
-    const spanContext = span?.spanContext();
     const context: RequestContext = { requestId: request.id };
-    if (spanContext && isSpanContextValid(spanContext)) {
-      context.traceId = spanContext.traceId;
-      context.spanId = spanContext.spanId;
+    const { span, spanContext } = this.startSpan(request);
+    const ids = span?.spanContext();
+    if (ids && isSpanContextValid(ids)) {
+      context.traceId = ids.traceId;
+      context.spanId = ids.spanId;
     } else {
       // Tracing off: still correlate logs with the caller's trace.
       const parent = request.headers.traceparent;
@@ -92,9 +107,36 @@ export class HttpTelemetry implements OnModuleInit {
     }
     void reply.header(REQUEST_ID_HEADER, request.id);
     if (context.traceId) void reply.header(TRACE_ID_HEADER, context.traceId);
-    request[kTelemetry] = { context, span, startedAt: performance.now(), done: false };
-    this.contexts.enter(context);
+    request[kTelemetry] = { context, span, spanContext, startedAt: performance.now(), done: false };
+    this.contexts.enter(context, spanContext);
     this.metrics.active.inc();
+  }
+
+  /**
+   * The server span, from the caller's `traceparent`. Unsampled requests get a cheap
+   * non-recording span (its ids still reach logs and outgoing calls); attributes are only
+   * computed for recorded ones. Probes and scrapes get none.
+   */
+  private startSpan(request: InstrumentedRequest): { span?: Span; spanContext?: Context } {
+    const tracing = this.options.tracing;
+    if (!tracing) return {};
+    const path = request.url.split('?', 1)[0] ?? '/';
+    if (path === this.options.metrics.path || path.startsWith('/health')) return {};
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const span = this.tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent);
+    if (span.isRecording()) {
+      span.setAttributes({
+        'http.request.method': request.method,
+        'url.path': path,
+        'url.scheme': request.protocol,
+        'network.protocol.version': request.raw.httpVersion,
+        'client.address': request.ip,
+        ...(request.headers['user-agent'] && {
+          'user_agent.original': request.headers['user-agent'],
+        }),
+      });
+    }
+    return { span, spanContext: trace.setSpan(parent, span) };
   }
 
   private finish(
@@ -113,9 +155,15 @@ export class HttpTelemetry implements OnModuleInit {
     if (this.options.metrics.enabled)
       this.metrics.observe(request.method, route, status, durationMs / 1000);
     this.errors.recordRequest(status >= 500);
-    if (telemetry.span) {
-      telemetry.span.updateName(`${request.method} ${route}`);
-      telemetry.span.setAttribute('http.route', route);
+    const span = telemetry.span;
+    if (span) {
+      span.updateName(`${request.method} ${route}`);
+      if (span.isRecording()) {
+        span.setAttributes({ 'http.route': route, 'http.response.status_code': status });
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        if (aborted) span.setStatus({ code: SpanStatusCode.ERROR, message: 'client aborted' });
+      }
+      span.end();
     }
     if (route === this.options.metrics.path) return;
 

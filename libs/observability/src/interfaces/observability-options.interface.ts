@@ -1,3 +1,5 @@
+import type { TracingHandle } from '../tracing/start-tracing';
+
 export type ObservabilityLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 export interface LoggingOptions {
@@ -58,11 +60,6 @@ export interface SentryOptions {
   sampleRate?: number;
 }
 
-/** What `startTracing` returned in the preload; the module flushes it on shutdown. */
-export interface TracingShutdown {
-  shutdown(): Promise<void>;
-}
-
 export interface ObservabilityModuleOptions {
   /** `service.name` in traces, `service` in logs. @default 'keel' */
   serviceName?: string;
@@ -74,8 +71,11 @@ export interface ObservabilityModuleOptions {
   metrics?: MetricsOptions;
   errors?: ErrorTrackingOptions;
   sentry?: SentryOptions;
-  /** The preload's tracing handle, flushed when the app shuts down. @default undefined */
-  tracing?: TracingShutdown;
+  /**
+   * What `startTracing` returned in the preload: with it the HTTP hooks start a server span
+   * per request; it is flushed and shut down with the app. @default undefined (no spans)
+   */
+  tracing?: TracingHandle;
 }
 
 export interface ResolvedObservabilityOptions {
@@ -88,5 +88,5 @@ export interface ResolvedObservabilityOptions {
   errors: Required<ErrorTrackingOptions>;
   sentry: Required<Pick<SentryOptions, 'environment' | 'release' | 'sampleRate'>> &
     Pick<SentryOptions, 'dsn'>;
-  tracing: TracingShutdown | undefined;
+  tracing: TracingHandle | undefined;
 }

@@ -56,9 +56,20 @@ export function createPinoLogger(
           sync: false,
           mkdir: true,
         })
-      : pino.destination({ dest: logging.file ?? 1, sync: false, mkdir: true });
+      : // Lines gather in 4 KiB writes instead of one write per line (a thread-pool job
+        // each); the timer below bounds how long a line can wait on a quiet server.
+        pino.destination({ dest: logging.file ?? 1, sync: false, mkdir: true, minLength: 4096 });
+  const flushTimer = setInterval(() => {
+    try {
+      (destination as { flush?: () => void }).flush?.();
+    } catch {
+      // Not open yet: the next tick will do.
+    }
+  }, 1_000);
+  flushTimer.unref();
   const flush = () =>
     new Promise<void>((resolve) => {
+      clearInterval(flushTimer);
       const writeOut = () => {
         try {
           destination.flushSync?.();
