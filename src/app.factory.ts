@@ -13,9 +13,10 @@ import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { AppValidationPipe } from './http/validation.pipe';
 
 /**
- * Builds the reference app, initialised but not listening: `main.ts` listens, tests
- * call `inject()` or listen on port 0. Everything on the request path is set up here,
- * so tests exercise exactly what production runs.
+ * Builds the reference app, initialised but not listening: `main.ts` listens, then runs
+ * the startup checks (database, migrations); tests do the same through `inject()` or
+ * port 0. Everything on the request path is set up here, so tests exercise exactly what
+ * production runs.
  */
 export async function createApp(
   config: AppConfig,
@@ -23,6 +24,11 @@ export async function createApp(
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
+    // Above the load balancer's idle timeout, so it never reuses a connection we closed.
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // During a graceful shutdown in-flight work finishes; new work is refused by the
+    // closed listener and `Connection: close`, not answered 503 (see @keel/health).
+    return503OnClosing: false,
     trustProxy: config.http.trustProxy,
     genReqId: requestIdFor,
     requestIdHeader: false,

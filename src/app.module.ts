@@ -1,4 +1,5 @@
 import { AgentsModule } from '@keel/agents';
+import { HealthModule } from '@keel/health';
 import type { TracingHandle } from '@keel/observability';
 import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';
 import type { DynamicModule } from '@nestjs/common';
@@ -9,6 +10,7 @@ import { RouterModule } from '@nestjs/core';
 import { version } from '../package.json';
 import type { AppConfig } from './config';
 import { DatabaseModule } from './database/database.module';
+import { DebugModule } from './debug/debug.module';
 
 @Module({})
 export class AppModule {
@@ -53,12 +55,29 @@ export class AppModule {
             };
           },
         }),
+        HealthModule.forRootAsync({
+          isGlobal: true,
+          inject: [ConfigService],
+          useFactory: (c: ConfigService<AppConfig, true>) => {
+            const health = c.get('health', { infer: true });
+            return {
+              maxEventLoopLagMs: health.maxEventLoopLagMs,
+              showDetails: c.get('env', { infer: true }) !== 'production',
+              shutdown: {
+                drainDelayMs: health.shutdownDrainDelayMs,
+                timeoutMs: health.shutdownTimeoutMs,
+              },
+            };
+          },
+        }),
         DatabaseModule,
         AgentsModule.forRoot({}),
         ObservabilityAdminModule,
+        ...(config.http.debugRoutes ? [DebugModule] : []),
         RouterModule.register([
           { path: 'v1', module: AgentsModule },
           { path: 'v1', module: ObservabilityAdminModule },
+          { path: 'v1', module: DebugModule },
         ]),
       ],
     };

@@ -140,6 +140,10 @@ describe('request path', () => {
         components: { schemas: Record<string, unknown> };
       }>();
       expect(Object.keys(doc.paths).sort()).toEqual([
+        '/health',
+        '/health/live',
+        '/health/ready',
+        '/health/startup',
         '/v1/admin/errors',
         '/v1/agents',
         '/v1/agents/{id}',

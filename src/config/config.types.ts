@@ -9,12 +9,21 @@ export interface HttpConfig {
   port: number;
   trustProxy: TrustProxy;
   bodyLimitBytes: number;
+  keepAliveTimeoutMs: number;
+  debugRoutes: boolean;
+}
+
+export interface HealthConfig {
+  maxEventLoopLagMs: number;
+  shutdownDrainDelayMs: number;
+  shutdownTimeoutMs: number;
 }
 
 export interface SqliteDatabaseConfig {
   type: 'sqlite';
   path: string;
   migrateOnStart: boolean;
+  connectRetries: number;
 }
 
 export interface PostgresDatabaseConfig {
@@ -26,6 +35,7 @@ export interface PostgresDatabaseConfig {
   idleTimeoutMs: number;
   statementTimeoutMs: number;
   migrateOnStart: boolean;
+  connectRetries: number;
 }
 
 export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
@@ -69,4 +79,5 @@ export interface AppConfig {
   database: DatabaseConfig;
   security: SecurityConfig;
   observability: ObservabilityConfig;
+  health: HealthConfig;
 }

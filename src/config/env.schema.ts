@@ -67,8 +67,14 @@ export const envSchema = z.object({
   DATABASE_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   DB_MIGRATE_ON_START: bool.default(true),
+  DB_CONNECT_RETRIES: int(0, 100).default(5),
   ALLOW_SQLITE_IN_PRODUCTION: bool.default(false),
   JWT_SECRET: z.string().optional(),
+  KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(72_000),
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000).default(5_000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  HEALTH_MAX_EVENT_LOOP_LAG_MS: int(10, 600_000).default(2_000),
+  DEBUG_ROUTES: bool.default(false),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   LOG_FILE: z.string().optional(),
   SLOW_REQUEST_MS: int(1, 3_600_000).default(1_000),
@@ -119,6 +125,9 @@ export function productionProblems(raw: RawEnv): string[] {
     problems.push(
       `JWT_SECRET: is too short for NODE_ENV=production (${secret.length} characters, need at least 32)`,
     );
+  }
+  if (raw.DEBUG_ROUTES === 'true' || raw.DEBUG_ROUTES === '1') {
+    problems.push('DEBUG_ROUTES: must be off when NODE_ENV=production');
   }
   const url = raw.DATABASE_URL ?? 'sqlite:';
   const allowSqlite =

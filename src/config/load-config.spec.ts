@@ -52,6 +52,7 @@ describe('loadConfig', () => {
       idleTimeoutMs: 30_000,
       statementTimeoutMs: 30_000,
       migrateOnStart: false,
+      connectRetries: 5,
     });
   });
 

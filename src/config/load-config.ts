@@ -43,6 +43,7 @@ function toDatabaseConfig(env: Env): DatabaseConfig {
       type: 'sqlite',
       path: path === ':memory:' ? path : resolve(path),
       migrateOnStart: env.DB_MIGRATE_ON_START,
+      connectRetries: env.DB_CONNECT_RETRIES,
     };
   }
   return {
@@ -54,6 +55,7 @@ function toDatabaseConfig(env: Env): DatabaseConfig {
     idleTimeoutMs: env.DATABASE_IDLE_TIMEOUT_MS,
     statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
     migrateOnStart: env.DB_MIGRATE_ON_START,
+    connectRetries: env.DB_CONNECT_RETRIES,
   };
 }
 
@@ -82,6 +84,13 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       port: e.PORT,
       trustProxy: e.TRUST_PROXY,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+      debugRoutes: e.DEBUG_ROUTES,
+    },
+    health: {
+      maxEventLoopLagMs: e.HEALTH_MAX_EVENT_LOOP_LAG_MS,
+      shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
     database: toDatabaseConfig(e),
     security: { jwtSecret: e.JWT_SECRET },

@@ -19,7 +19,8 @@ export function dataSourceOptions(config: DatabaseConfig): DataSourceOptions {
   const common: Omit<BaseDataSourceOptions, 'type' | 'poolSize'> = {
     entities: ENTITIES,
     migrations: MIGRATIONS,
-    migrationsRun: config.migrateOnStart,
+    // Never on connect: the app runs them as a startup check, the CLI on demand.
+    migrationsRun: false,
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: ['warn', 'migration'],

@@ -8,10 +8,7 @@ import { dataSourceOptions } from './data-source-options';
 /** `npm run db:migrate`: applies pending migrations to the configured database and exits. */
 async function migrate(): Promise<void> {
   const config = loadConfig();
-  const dataSource = new DataSource({
-    ...dataSourceOptions(config.database),
-    migrationsRun: false,
-  });
+  const dataSource = new DataSource(dataSourceOptions(config.database));
   await dataSource.initialize();
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });

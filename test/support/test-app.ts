@@ -1,3 +1,4 @@
+import { StartupOrchestrator } from '@keel/health';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 
 import { createApp } from '../../src/app.factory';
@@ -14,13 +15,20 @@ export interface TestApp {
 }
 
 /**
- * Boots the real app (same factory as `main.ts`) on a fresh database. Requests go
+ * Boots the real app (same factory and startup checks as `main.ts`) on a fresh database. Requests go
  * through Fastify's `inject`, so the whole request path runs, without a socket.
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'fatal', ...database.env, ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'fatal',
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
+    ...database.env,
+    ...env,
+  });
   const app = await createApp(config);
+  await app.get(StartupOrchestrator).run();
   return {
     app,
     config,

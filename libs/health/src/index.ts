@@ -1,0 +1,12 @@
+export * from './health.constants';
+export * from './health.module';
+export * from './health-options';
+export * from './indicators/disk.health';
+export * from './indicators/event-loop.health';
+export * from './indicators/memory.health';
+export * from './indicators/redis.health';
+export type * from './interfaces/health-options.interface';
+export * from './probes/health.controller';
+export * from './registry/health-registry.service';
+export * from './shutdown/graceful-shutdown.service';
+export * from './startup';

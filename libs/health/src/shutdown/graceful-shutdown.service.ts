@@ -1,0 +1,79 @@
+import type { Server } from 'node:http';
+
+import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+
+import { HEALTH_OPTIONS } from '../health.constants';
+import type { ResolvedHealthOptions } from '../interfaces/health-options.interface';
+
+export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'closed';
+
+/**
+ * Graceful shutdown, run by Nest's `app.close()` before it disposes of the HTTP server and
+ * closes the database: readiness turns 503 at once; the server keeps serving for
+ * `drainDelayMs` so load balancers notice; then the listener closes, idle keep-alive
+ * connections are closed and responses carry `Connection: close`; in-flight requests
+ * finish, bounded by `timeoutMs`. The app (main.ts) calls `app.close()` on a signal and
+ * exits afterwards.
+ */
+@Injectable()
+export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Shutdown');
+  private phaseValue: ShutdownPhase = 'serving';
+  private drained: Promise<void> | undefined;
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @Inject(HEALTH_OPTIONS) private readonly options: ResolvedHealthOptions,
+  ) {}
+
+  get phase(): ShutdownPhase {
+    return this.phaseValue;
+  }
+
+  /** True from the first moment of shutdown: readiness must fail. */
+  get shuttingDown(): boolean {
+    return this.phaseValue !== 'serving';
+  }
+
+  onModuleInit(): void {
+    const adapter = this.adapterHost.httpAdapter as { getType?(): string } | undefined;
+    if (adapter?.getType?.() !== 'fastify') return;
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onSend', (_request, reply, payload, done) => {
+      // Clients must not reuse a connection the server is about to close.
+      if (this.phaseValue === 'closing') void reply.header('connection', 'close');
+      done(null, payload);
+    });
+  }
+
+  beforeApplicationShutdown(signal?: string): Promise<void> {
+    return (this.drained ??= this.drain(signal));
+  }
+
+  private async drain(signal?: string): Promise<void> {
+    const { drainDelayMs, timeoutMs } = this.options.shutdown;
+    this.phaseValue = 'draining';
+    this.logger.log(
+      `Shutting down${signal ? ` on ${signal}` : ''}: not ready; serving ${drainDelayMs} ms more`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+
+    this.phaseValue = 'closing';
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (server?.listening) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = setTimeout(() => {
+        this.logger.warn(`In-flight requests still running after ${timeoutMs} ms: closing them`);
+        server.closeAllConnections();
+      }, timeoutMs);
+      await closed;
+      clearTimeout(deadline);
+    }
+    this.phaseValue = 'closed';
+    this.logger.log('Listener closed and in-flight requests finished');
+  }
+}
