@@ -58,7 +58,13 @@ module.exports = {
       roots: ['<rootDir>/src', '<rootDir>/libs'],
       testMatch: ['**/*.spec.ts'],
     },
-    { ...e2e, displayName: 'e2e', setupFiles: ['<rootDir>/test/setup/sqlite.ts'] },
+    {
+      ...e2e,
+      displayName: 'e2e',
+      setupFiles: ['<rootDir>/test/setup/sqlite.ts'],
+      // Suites that break PostgreSQL on purpose; they run in e2e-postgres only.
+      testPathIgnorePatterns: ['/test/postgres/'],
+    },
     ...(withPostgres
       ? [{ ...e2e, displayName: 'e2e-postgres', setupFiles: ['<rootDir>/test/setup/postgres.ts'] }]
       : []),

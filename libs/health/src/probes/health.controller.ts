@@ -1,18 +1,11 @@
-import {
-  Controller,
-  Get,
-  HttpStatus,
-  Inject,
-  Res,
-  ServiceUnavailableException,
-} from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type {
   HealthCheckResult,
   HealthIndicatorFunction,
   HealthIndicatorResult,
 } from '@nestjs/terminus';
-import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HealthIndicatorService } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 
 import { HEALTH_OPTIONS } from '../health.constants';
@@ -27,12 +20,13 @@ import { StartupOrchestrator } from '../startup';
 /**
  * Kubernetes probes, in Terminus' JSON shape (`status`, `info`, `error`, `details`).
  * Never rate limited nor authenticated: they must answer whatever else is wrong.
+ * Terminus' HealthCheckService is not used to run them: it answers 503 to every check
+ * once shutdown starts, and liveness must stay 200 while the service drains.
  */
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly registry: HealthRegistry,
     private readonly startup: StartupOrchestrator,
@@ -46,7 +40,7 @@ export class HealthController {
   @Get('live')
   @ApiOperation({ summary: 'Liveness: fails only when the event loop is wedged' })
   live(@Res({ passthrough: true }) reply: FastifyReply) {
-    return this.run(reply, [() => this.eventLoop.isHealthy()]);
+    return this.run(reply, [this.bounded('eventLoop', () => this.eventLoop.isHealthy())]);
   }
 
   @Get('ready')
@@ -56,10 +50,13 @@ export class HealthController {
   })
   ready(@Res({ passthrough: true }) reply: FastifyReply) {
     return this.run(reply, [
-      () => this.startupState(),
+      () => Promise.resolve(this.startupState()),
       () => {
         const check = this.indicators.check('shutdown');
-        return this.shutdown.shuttingDown ? check.down({ phase: this.shutdown.phase }) : check.up();
+        const result = this.shutdown.shuttingDown
+          ? check.down({ phase: this.shutdown.phase })
+          : check.up();
+        return Promise.resolve(result);
       },
       ...this.registry.critical().map((c) => this.bounded(c.name, c.check)),
     ]);
@@ -68,17 +65,17 @@ export class HealthController {
   @Get('startup')
   @ApiOperation({ summary: 'Startup checks: status, attempts, duration and error of each' })
   startupProbe(@Res({ passthrough: true }) reply: FastifyReply) {
-    return this.run(reply, [() => this.startupState()]);
+    return this.run(reply, [() => Promise.resolve(this.startupState())]);
   }
 
   @Get()
   @ApiOperation({ summary: 'Every indicator with its details' })
   all(@Res({ passthrough: true }) reply: FastifyReply) {
     return this.run(reply, [
-      () => this.startupState(),
-      () => this.eventLoop.isHealthy(),
-      () => this.memory.heap(),
-      () => this.memory.rss(),
+      () => Promise.resolve(this.startupState()),
+      this.bounded('eventLoop', () => this.eventLoop.isHealthy()),
+      this.bounded('heap', () => this.memory.heap()),
+      this.bounded('rss', () => this.memory.rss()),
       this.bounded('disk', () => this.disk.isHealthy()),
       ...this.registry.all().map((c) => this.bounded(c.name, c.check)),
     ]);
@@ -117,14 +114,18 @@ export class HealthController {
   }
 
   private async run(reply: FastifyReply, checks: HealthIndicatorFunction[]) {
-    let result: HealthCheckResult;
-    try {
-      result = await this.health.check(checks);
-    } catch (error) {
-      if (!(error instanceof ServiceUnavailableException)) throw error;
-      void reply.status(HttpStatus.SERVICE_UNAVAILABLE);
-      result = error.getResponse() as HealthCheckResult;
-    }
+    const results = await Promise.all(checks.map((check) => Promise.resolve(check())));
+    const details: HealthIndicatorResult = Object.assign({}, ...results) as HealthIndicatorResult;
+    const entries = Object.entries(details);
+    const up = entries.filter(([, r]) => r.status === 'up');
+    const down = entries.filter(([, r]) => r.status !== 'up');
+    const result: HealthCheckResult = {
+      status: down.length === 0 ? 'ok' : 'error',
+      info: Object.fromEntries(up),
+      error: Object.fromEntries(down),
+      details,
+    };
+    if (down.length > 0) void reply.status(HttpStatus.SERVICE_UNAVAILABLE);
     return this.options.showDetails ? result : { status: result.status };
   }
 }

@@ -13,8 +13,8 @@ export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'closed';
 /**
  * Graceful shutdown, run by Nest's `app.close()` before it disposes of the HTTP server and
  * closes the database: readiness turns 503 at once; the server keeps serving for
- * `drainDelayMs` so load balancers notice; then the listener closes, idle keep-alive
- * connections are closed and responses carry `Connection: close`; in-flight requests
+ * `drainDelayMs` so load balancers notice; responses carry `Connection: close` from the
+ * start; then the listener closes and idle keep-alive connections are closed; in-flight requests
  * finish, bounded by `timeoutMs`. The app (main.ts) calls `app.close()` on a signal and
  * exits afterwards.
  */
@@ -43,8 +43,9 @@ export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown
     if (adapter?.getType?.() !== 'fastify') return;
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onSend', (_request, reply, payload, done) => {
-      // Clients must not reuse a connection the server is about to close.
-      if (this.phaseValue === 'closing') void reply.header('connection', 'close');
+      // From the first moment of draining, clients stop reusing connections: by the time
+      // the listener closes, no request races an idle-connection close.
+      if (this.phaseValue !== 'serving') void reply.header('connection', 'close');
       done(null, payload);
     });
   }
