@@ -86,6 +86,22 @@ describe('the service process', () => {
     }
   });
 
+  it('exits 1 naming the critical startup check that keeps failing', async () => {
+    const { exited } = spawnNode(MAIN, {
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      // Nothing listens on port 1: every connection attempt is refused at once.
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/keel',
+      DB_CONNECT_RETRIES: '1',
+      SHUTDOWN_DRAIN_DELAY_MS: '0',
+    });
+    const { code, stderr, ms } = await exited;
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/Startup check "database" failed after 2 attempt\(s\)/);
+    expect(ms).toBeLessThan(10_000);
+  });
+
   it('applies migrations with db:migrate, once', async () => {
     const env = { ...database.env };
     const first = await spawnNode(MIGRATE, env, dir).exited;

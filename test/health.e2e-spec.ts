@@ -1,0 +1,137 @@
+import { StartupOrchestrator } from '@keel/health';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+
+import { createApp } from '../src/app.factory';
+import { loadConfig } from '../src/config';
+import type { TestApp } from './support/test-app';
+import { startTestApp } from './support/test-app';
+import type { TestDatabase } from './support/test-database';
+import { createTestDatabase } from './support/test-database';
+
+type Probe = {
+  status: string;
+  info?: Record<string, { status: string }>;
+  error?: Record<string, { status: string }>;
+  details?: Record<string, Record<string, unknown>>;
+};
+
+describe('probes', () => {
+  let testApp: TestApp;
+
+  beforeAll(async () => {
+    testApp = await startTestApp();
+  });
+  afterAll(() => testApp.close());
+
+  const probe = async (path: string) => {
+    const res = await testApp.app.inject({ method: 'GET', url: path });
+    return { status: res.statusCode, body: res.json<Probe>() };
+  };
+
+  it('answers liveness from the event loop alone', async () => {
+    const { status, body } = await probe('/health/live');
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      status: 'ok',
+      info: { eventLoop: expect.objectContaining({ status: 'up', lagMs: expect.any(Number) }) },
+      error: {},
+      details: { eventLoop: expect.objectContaining({ status: 'up' }) },
+    });
+  });
+
+  it('is ready once startup completed and the database answers', async () => {
+    const { status, body } = await probe('/health/ready');
+    expect(status).toBe(200);
+    expect(Object.keys(body.info ?? {}).sort()).toEqual(['database', 'shutdown', 'startup']);
+  });
+
+  it('shows each startup check with attempts and duration', async () => {
+    const { status, body } = await probe('/health/startup');
+    expect(status).toBe(200);
+    expect(body.details?.startup).toMatchObject({
+      state: 'completed',
+      checks: [
+        expect.objectContaining({
+          name: 'database',
+          status: 'succeeded',
+          attempts: 1,
+          durationMs: expect.any(Number),
+        }),
+        expect.objectContaining({
+          name: 'migrations',
+          status: 'succeeded',
+          dependsOn: ['database'],
+        }),
+      ],
+    });
+  });
+
+  it('lists every indicator in /health', async () => {
+    const { status, body } = await probe('/health');
+    expect(status).toBe(200);
+    expect(Object.keys(body.details ?? {}).sort()).toEqual(
+      ['database', 'disk', 'eventLoop', 'heap', 'rss', 'startup'].sort(),
+    );
+  });
+
+  it('answers a burst of 200 probes, none refused', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => testApp.app.inject({ method: 'GET', url: '/health/live' })),
+    );
+    expect(results.every((r) => r.statusCode === 200)).toBe(true);
+  });
+});
+
+describe('probes before startup completes', () => {
+  let database: TestDatabase;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    app = await createApp(
+      loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'fatal',
+        SHUTDOWN_DRAIN_DELAY_MS: '0',
+        ...database.env,
+      }),
+    );
+  });
+  afterAll(async () => {
+    await app.close();
+    await database.drop();
+  });
+
+  it('answers 503 to readiness and startup until the checks pass, 200 to liveness', async () => {
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json<Probe>().error?.startup).toMatchObject({ status: 'down', state: 'pending' });
+    expect((await app.inject({ method: 'GET', url: '/health/startup' })).statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+
+    await app.get(StartupOrchestrator).run();
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+});
+
+describe('probes in production', () => {
+  let testApp: TestApp;
+
+  beforeAll(async () => {
+    testApp = await startTestApp({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'p'.repeat(40),
+      ALLOW_SQLITE_IN_PRODUCTION: 'true',
+    });
+  });
+  afterAll(() => testApp.close());
+
+  it.each(['/health', '/health/ready', '/health/startup', '/health/live'])(
+    'hides details at %s',
+    async (url) => {
+      const res = await testApp.app.inject({ method: 'GET', url });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ status: 'ok' });
+    },
+  );
+});
