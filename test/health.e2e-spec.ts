@@ -70,7 +70,15 @@ describe('probes', () => {
     const { status, body } = await probe('/health');
     expect(status).toBe(200);
     expect(Object.keys(body.details ?? {}).sort()).toEqual(
-      ['database', 'disk', 'eventLoop', 'heap', 'rss', 'startup'].sort(),
+      ['database', 'disk', 'errors', 'eventLoop', 'heap', 'rss', 'startup'].sort(),
+    );
+  });
+
+  it('publishes startup metrics', async () => {
+    const metrics = await testApp.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^startup_completed 1$/m);
+    expect(metrics.body).toMatch(
+      /startup_check_duration_seconds_count\{check="database",outcome="succeeded"\} 1/,
     );
   });
 

@@ -6,6 +6,7 @@ import { resolveHealthOptions } from './health-options';
 import { HEALTH_MODULE_OPTIONS, HEALTH_OPTIONS } from './health.constants';
 import { ConfigurableModuleClass } from './health.module-definition';
 import { DiskHealthIndicator } from './indicators/disk.health';
+import { ErrorRateRegistration } from './indicators/error-rate.registration';
 import { EventLoopHealthIndicator } from './indicators/event-loop.health';
 import { MemoryHealthIndicator } from './indicators/memory.health';
 import { RedisHealthIndicator } from './indicators/redis.health';
@@ -34,6 +35,7 @@ import { StartupCheckExplorer, StartupOrchestrator } from './startup';
     MemoryHealthIndicator,
     DiskHealthIndicator,
     RedisHealthIndicator,
+    ErrorRateRegistration,
   ],
   exports: [
     HEALTH_OPTIONS,
