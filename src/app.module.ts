@@ -45,6 +45,7 @@ export class AppModule {
                 enabled: o.metrics.enabled,
                 port: o.metrics.port,
                 bearerToken: o.metrics.token,
+                exemplars: o.metrics.exemplars,
               },
               errors: {
                 windowMs: o.errorRate.windowMs,

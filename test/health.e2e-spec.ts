@@ -116,9 +116,14 @@ describe('probes before startup completes', () => {
     expect(ready.json<Probe>().error?.startup).toMatchObject({ status: 'down', state: 'pending' });
     expect((await app.inject({ method: 'GET', url: '/health/startup' })).statusCode).toBe(503);
     expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    const early = await app.inject({ method: 'GET', url: '/v1/agents' });
+    expect(early.statusCode).toBe(503);
+    expect(early.headers['retry-after']).toBe('1');
+    expect(early.headers['content-type']).toMatch(/^application\/problem\+json/);
 
     await app.get(StartupOrchestrator).run();
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v1/agents' })).statusCode).toBe(200);
   });
 });
 

@@ -36,6 +36,7 @@ describe('telemetry of the running service', () => {
       LOG_FORMAT: 'json',
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_SERVICE_NAME: 'keel-e2e',
+      METRICS_EXEMPLARS: 'true',
     });
     let response: Response;
     try {
@@ -79,6 +80,14 @@ describe('telemetry of the running service', () => {
       );
       expect(server?.name).toBe('GET /v1/agents');
       expect(server?.attributes).toMatchObject({ 'http.response.status_code': 200 });
+      // The sampled request's trace id rides on its duration bucket as an exemplar.
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(metrics.headers.get('content-type')).toMatch(/^application\/openmetrics-text/);
+      expect(await metrics.text()).toMatch(
+        new RegExp(
+          `http_server_request_duration_seconds_bucket\\{[^}]*route="/v1/agents"[^}]*\\} \\d+ # \\{trace_id="${listTrace}",span_id="${server?.spanId}"\\}`,
+        ),
+      );
       if (process.env.KEEL_TEST_DATABASE === 'postgres') {
         const queries = await sink.waitForSpans(
           (s) => s.traceId === listTrace && s.parentSpanId === server?.spanId && s.kind === 3,

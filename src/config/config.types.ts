@@ -48,7 +48,12 @@ export interface ObservabilityConfig {
   logFormat: 'json' | 'pretty';
   logFile: string | undefined;
   slowRequestMs: number;
-  metrics: { enabled: boolean; port: number | undefined; token: string | undefined };
+  metrics: {
+    enabled: boolean;
+    port: number | undefined;
+    token: string | undefined;
+    exemplars: boolean;
+  };
   errorRate: { windowMs: number; degradedRate: number };
   tracing: {
     serviceName: string;

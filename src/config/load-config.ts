@@ -98,7 +98,12 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
       logFile: e.LOG_FILE,
       slowRequestMs: e.SLOW_REQUEST_MS,
-      metrics: { enabled: e.METRICS_ENABLED, port: e.METRICS_PORT, token: e.METRICS_TOKEN },
+      metrics: {
+        enabled: e.METRICS_ENABLED,
+        port: e.METRICS_PORT,
+        token: e.METRICS_TOKEN,
+        exemplars: e.METRICS_EXEMPLARS,
+      },
       errorRate: { windowMs: e.ERROR_RATE_WINDOW_MS, degradedRate: e.ERROR_RATE_DEGRADED },
       tracing: {
         serviceName: e.OTEL_SERVICE_NAME,

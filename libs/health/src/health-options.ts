@@ -22,6 +22,16 @@ export function resolveHealthOptions(options: HealthModuleOptions): ResolvedHeal
   const positive = (name: string, value: number) => {
     if (!(Number.isFinite(value) && value > 0)) problems.push(`${name} must be a positive number`);
   };
+  // Node fires longer timers after 1 ms.
+  const MAX_TIMER_MS = 2_147_483_647;
+  for (const [name, value] of [
+    ['indicatorTimeoutMs', resolved.indicatorTimeoutMs],
+    ['shutdown.drainDelayMs', resolved.shutdown.drainDelayMs],
+    ['shutdown.timeoutMs', resolved.shutdown.timeoutMs],
+  ] as const) {
+    if (Number.isFinite(value) && value > MAX_TIMER_MS)
+      problems.push(`${name} must be at most ${MAX_TIMER_MS}`);
+  }
   positive('maxEventLoopLagMs', resolved.maxEventLoopLagMs);
   positive('heapThresholdBytes', resolved.heapThresholdBytes);
   positive('rssThresholdBytes', resolved.rssThresholdBytes);

@@ -11,6 +11,7 @@ import { EventLoopHealthIndicator } from './indicators/event-loop.health';
 import { MemoryHealthIndicator } from './indicators/memory.health';
 import { RedisHealthIndicator } from './indicators/redis.health';
 import { HealthController } from './probes/health.controller';
+import { StartupGate } from './probes/startup-gate';
 import { HealthRegistry } from './registry/health-registry.service';
 import { GracefulShutdown } from './shutdown/graceful-shutdown.service';
 import { StartupCheckExplorer, StartupOrchestrator } from './startup';
@@ -36,6 +37,7 @@ import { StartupCheckExplorer, StartupOrchestrator } from './startup';
     DiskHealthIndicator,
     RedisHealthIndicator,
     ErrorRateRegistration,
+    StartupGate,
   ],
   exports: [
     HEALTH_OPTIONS,

@@ -7,6 +7,7 @@ export * from './indicators/memory.health';
 export * from './indicators/redis.health';
 export type * from './interfaces/health-options.interface';
 export * from './probes/health.controller';
+export * from './probes/startup-gate';
 export * from './registry/health-registry.service';
 export * from './shutdown/graceful-shutdown.service';
 export * from './startup';

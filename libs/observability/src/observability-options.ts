@@ -31,6 +31,7 @@ export function resolveObservabilityOptions(
       bearerToken: options.metrics?.bearerToken,
       defaultMetrics: options.metrics?.defaultMetrics ?? true,
       httpDurationBuckets: options.metrics?.httpDurationBuckets ?? HTTP_DURATION_BUCKETS,
+      exemplars: options.metrics?.exemplars ?? false,
     },
     errors: {
       windowMs: options.errors?.windowMs ?? 300_000,

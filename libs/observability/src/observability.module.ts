@@ -4,6 +4,7 @@ import { PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
+import type { RegistryContentType } from 'prom-client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 import { Clock, systemClock } from './clock';
@@ -63,7 +64,9 @@ type OptionsFactory = (
       provide: METRICS_REGISTRY,
       inject: [OBSERVABILITY_OPTIONS],
       useFactory: (options: ResolvedObservabilityOptions) => {
-        const registry = new Registry();
+        // prom-client types a registry by its content type; the option picks it at runtime.
+        const registry: Registry<RegistryContentType> = new Registry();
+        if (options.metrics.exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
         if (options.metrics.defaultMetrics) collectDefaultMetrics({ register: registry });
         return registry;
       },

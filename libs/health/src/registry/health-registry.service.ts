@@ -10,6 +10,9 @@ export interface HealthContribution {
   critical?: boolean;
 }
 
+/** Keys the probes produce themselves; a contribution must not shadow them. */
+const RESERVED = new Set(['startup', 'shutdown', 'eventLoop', 'heap', 'rss', 'disk']);
+
 /**
  * Where any module adds its indicators: all appear in `/health`, critical ones also gate
  * `/health/ready`. Register from `onModuleInit`.
@@ -19,6 +22,9 @@ export class HealthRegistry {
   private readonly contributions = new Map<string, HealthContribution>();
 
   register(contribution: HealthContribution): void {
+    if (RESERVED.has(contribution.name)) {
+      throw new Error(`"${contribution.name}" is a built-in health indicator; pick another name`);
+    }
     if (this.contributions.has(contribution.name)) {
       throw new Error(`A health indicator named "${contribution.name}" is already registered`);
     }

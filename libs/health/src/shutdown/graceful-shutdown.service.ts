@@ -57,13 +57,16 @@ export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown
   private async drain(signal?: string): Promise<void> {
     const { drainDelayMs, timeoutMs } = this.options.shutdown;
     this.phaseValue = 'draining';
-    this.logger.log(
-      `Shutting down${signal ? ` on ${signal}` : ''}: not ready; serving ${drainDelayMs} ms more`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    // Nobody routes traffic to a server that is not listening (a failed start): no drain.
+    if (server?.listening) {
+      this.logger.log(
+        `Shutting down${signal ? ` on ${signal}` : ''}: not ready; serving ${drainDelayMs} ms more`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    }
 
     this.phaseValue = 'closing';
-    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
     if (server?.listening) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

@@ -152,8 +152,12 @@ export class HttpTelemetry implements OnModuleInit {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
     const status = aborted || !reply ? 499 : reply.statusCode;
     const durationMs = reply ? reply.elapsedTime : performance.now() - telemetry.startedAt;
-    if (this.options.metrics.enabled)
-      this.metrics.observe(request.method, route, status, durationMs / 1000);
+    if (this.options.metrics.enabled) {
+      const { traceId, spanId } = telemetry.context;
+      const sampled = traceId && spanId && telemetry.span?.isRecording();
+      const exemplar = sampled ? { trace_id: traceId, span_id: spanId } : undefined;
+      this.metrics.observe(request.method, route, status, durationMs / 1000, exemplar);
+    }
     this.errors.recordRequest(status >= 500);
     const span = telemetry.span;
     if (span) {

@@ -34,6 +34,12 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
   /** Buckets of `http_server_request_duration_seconds`, in seconds. @default OTel HTTP buckets */
   httpDurationBuckets?: number[];
+  /**
+   * Attach the trace id of sampled requests to duration buckets as exemplars. Exemplars
+   * exist only in the OpenMetrics format, so `/metrics` then answers OpenMetrics text
+   * (Prometheus scrapes it; enable `exemplar-storage` there to keep them). @default false
+   */
+  exemplars?: boolean;
 }
 
 export interface ErrorTrackingOptions {

@@ -20,16 +20,19 @@ export class HttpMetrics {
   readonly errors: Counter<'component' | 'error_class'>;
   /** prom-client hashes a label set on every observe; a bound child per set skips that. */
   private readonly children = new Map<string, Observer>();
+  private readonly exemplars: boolean;
 
   constructor(
     metrics: MetricsService,
     @Inject(OBSERVABILITY_OPTIONS) options: ResolvedObservabilityOptions,
   ) {
+    this.exemplars = options.metrics.exemplars;
     this.duration = metrics.histogram({
       name: 'http_server_request_duration_seconds',
       help: 'Duration of HTTP requests handled by this server, by route template.',
       labelNames: ['method', 'route', 'status_code'],
       buckets: options.metrics.httpDurationBuckets,
+      enableExemplars: options.metrics.exemplars,
     });
     this.active = metrics.gauge({
       name: 'http_server_active_requests',
@@ -42,7 +45,23 @@ export class HttpMetrics {
     });
   }
 
-  observe(method: string, route: string, statusCode: number, seconds: number): void {
+  /** Records one request; `exemplar` (a sampled trace's ids) is kept when exemplars are on. */
+  observe(
+    method: string,
+    route: string,
+    statusCode: number,
+    seconds: number,
+    exemplar?: { trace_id: string; span_id: string },
+  ): void {
+    if (exemplar && this.exemplars) {
+      this.duration.observe({
+        labels: { method, route, status_code: statusCode },
+        value: seconds,
+        // prom-client types exemplar labels as the metric's own label names; they are free.
+        exemplarLabels: exemplar as unknown as Record<string, string>,
+      });
+      return;
+    }
     const key = `${method} ${statusCode} ${route}`;
     let child = this.children.get(key);
     if (!child) {
