@@ -1,3 +1,5 @@
+import type { TracingSamplerType } from '@keel/observability';
+
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
@@ -68,13 +70,7 @@ export interface ObservabilityConfig {
   };
 }
 
-export type TracesSampler =
-  | 'always_on'
-  | 'always_off'
-  | 'traceidratio'
-  | 'parentbased_always_on'
-  | 'parentbased_always_off'
-  | 'parentbased_traceidratio';
+export type TracesSampler = TracingSamplerType;
 
 /** The whole validated configuration, one area per key; read with `ConfigService<AppConfig, true>`. */
 export interface AppConfig {
