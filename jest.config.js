@@ -13,7 +13,7 @@ const moduleNameMapper = {
  * Dependencies that ship only ES modules. Node 22 `require`s them natively, Jest's module
  * loader does not (before Node 24.9), so Jest compiles them to CommonJS.
  */
-const ESM_ONLY_PACKAGES = ['content-disposition'];
+const ESM_ONLY_PACKAGES = ['content-disposition', 'jose'];
 
 /** @type {import('jest').Config} */
 const common = {
