@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 
 import type { ErrorReporter } from '@keel/observability';
+import { UNMATCHED_ROUTE } from '@keel/observability';
 import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
 import { Catch, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -83,7 +84,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private whereOf(request: FastifyRequest) {
     return {
       component: 'http',
-      operation: `${request.method} ${request.routeOptions.url ?? '(unmatched)'}`,
+      operation: `${request.method} ${request.routeOptions.url ?? UNMATCHED_ROUTE}`,
     };
   }
 }
