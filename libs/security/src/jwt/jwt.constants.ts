@@ -1,0 +1,2 @@
+/** Resolved options (`resolveJwtOptions`) that `JwtService` is built from. */
+export const JWT_OPTIONS = Symbol('JWT_OPTIONS');
