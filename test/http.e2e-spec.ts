@@ -125,6 +125,27 @@ describe('request path', () => {
     });
   });
 
+  describe('security headers', () => {
+    it.each(['/v1/agents', '/nope', '/health/live'])('are on %s', async (url) => {
+      const res = await app.inject({ method: 'GET', url });
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      // HSTS only in production, where TLS terminates in front of the service.
+      expect(res.headers['strict-transport-security']).toBeUndefined();
+    });
+
+    it('sends no CORS headers when no origin is allowed', async () => {
+      const res = await app.inject({
+        method: 'OPTIONS',
+        url: '/v1/agents',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+      });
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    });
+  });
+
   describe('OpenAPI', () => {
     it('serves Swagger UI at /docs outside production', async () => {
       const res = await app.inject({ method: 'GET', url: '/docs' });
@@ -188,9 +209,45 @@ describe('request path in production', () => {
   });
   afterAll(() => testApp.close());
 
+  it('sends HSTS and a deny-all content security policy', async () => {
+    const res = await testApp.app.inject({ method: 'GET', url: '/v1/agents' });
+    expect(res.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+  });
+
   it.each(['/docs', '/docs-json'])('answers 404 at %s', async (url) => {
     const res = await testApp.app.inject({ method: 'GET', url });
     expect(res.statusCode).toBe(404);
     expect(res.headers['content-type']).toMatch(PROBLEM);
+  });
+});
+
+describe('CORS allow-list', () => {
+  let testApp: TestApp;
+
+  beforeAll(async () => {
+    testApp = await startTestApp({
+      CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
+    });
+  });
+  afterAll(() => testApp.close());
+
+  const preflight = (origin: string) =>
+    testApp.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/agents',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+
+  it('allows a listed origin', async () => {
+    const res = await preflight('https://app.example.com');
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com');
+  });
+
+  it('does not allow another origin', async () => {
+    const res = await preflight('https://evil.example');
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 });

@@ -13,6 +13,8 @@ export interface HttpConfig {
   bodyLimitBytes: number;
   keepAliveTimeoutMs: number;
   debugRoutes: boolean;
+  /** Origins allowed to call the API from a browser; empty: no CORS. */
+  corsOrigins: string[];
 }
 
 export interface HealthConfig {

@@ -86,6 +86,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
       debugRoutes: e.DEBUG_ROUTES,
+      corsOrigins: e.CORS_ORIGINS.map((origin) => new URL(origin).origin),
     },
     health: {
       maxEventLoopLagMs: e.HEALTH_MAX_EVENT_LOOP_LAG_MS,
