@@ -1,0 +1,1 @@
+export { SlidingWindowThrottlerStorage } from './sliding-window-throttler.storage';
