@@ -108,7 +108,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       errorRate: { windowMs: e.ERROR_RATE_WINDOW_MS, degradedRate: e.ERROR_RATE_DEGRADED },
       tracing: {
         serviceName: e.OTEL_SERVICE_NAME,
-        otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
+        otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
         sampler: { type: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG },
       },
       sentry: {

@@ -1,8 +1,10 @@
-/** Where verification and signing read time, so `exp`/`nbf` are tested with fake time. */
-export interface JwtClock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
-export const JwtClock = Symbol('JwtClock');
+import { Clock, systemClock } from '@keel/observability';
 
-export const systemJwtClock: JwtClock = { now: () => Date.now() };
+/**
+ * Where verification and signing read time, so `exp`/`nbf` are tested with fake time.
+ * The same port (and injection token) as every other Keel clock.
+ */
+export type JwtClock = Clock;
+export const JwtClock = Clock;
+
+export const systemJwtClock: JwtClock = systemClock;

@@ -1,3 +1,6 @@
+import type { Clock } from '@keel/observability';
+import { systemClock } from '@keel/observability';
+
 /** The outcome of one hit on a rate-limited key. */
 export interface RateLimitResult {
   /** Whether this hit fits in the window. Denied hits are not recorded. */
@@ -32,13 +35,10 @@ export interface RateLimitStore {
 }
 export const RateLimitStore = Symbol('RateLimitStore');
 
-/** Where a store's time comes from, so windows can be tested with fake time. */
-export interface RateLimitClock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+/** Where a store's time comes from (Keel's one clock port), so windows can be tested with fake time. */
+export type RateLimitClock = Clock;
 
-export const systemRateLimitClock: RateLimitClock = { now: () => Date.now() };
+export const systemRateLimitClock: RateLimitClock = systemClock;
 
 /** Both stores reject the same bad arguments, so swapping one for the other is safe. */
 export function assertHitArguments(limit: number, windowMs: number): void {

@@ -12,6 +12,7 @@ import { FallbackRateLimitStore } from './fallback-rate-limit.store';
 import { MemoryRateLimitStore } from './memory-rate-limit.store';
 import { RateLimitStoreUnavailableError } from './rate-limit-store-unavailable.error';
 import { RedisRateLimitStore } from './redis-rate-limit.store';
+import { closeClient } from './testing/close-redis-client';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -50,20 +51,6 @@ function fastFailingClient(port: number): Redis {
   });
   client.on('error', () => undefined); // reconnect errors are expected here
   return client;
-}
-
-/** Resolves once the client has fully closed, so no ioredis timer outlives the suite. */
-function closeClient(client: Redis | undefined): Promise<void> {
-  if (client === undefined || client.status === 'end') return Promise.resolve();
-  if (client.status === 'reconnecting') {
-    // Between attempts there is no socket to close and so no 'end' event.
-    client.disconnect();
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    client.once('end', resolve);
-    client.disconnect();
-  });
 }
 
 describe('RedisRateLimitStore when its Redis goes away', () => {

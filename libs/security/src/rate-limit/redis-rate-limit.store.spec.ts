@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { RateLimitStoreUnavailableError } from './rate-limit-store-unavailable.error';
 import { RedisRateLimitStore, SLIDING_LOG_SCRIPT } from './redis-rate-limit.store';
 import type { RateLimitRedisClient } from './redis-rate-limit.store';
+import { closeClient } from './testing/close-redis-client';
 
 const HOST = '127.0.0.1';
 const PORT = 6379;
@@ -32,20 +33,6 @@ async function connectOrFail(): Promise<Redis> {
         `Start it: redis-server --port ${PORT} --save '' --appendonly no --daemonize yes`,
     );
   }
-}
-
-/** Resolves once the client has fully closed, so no ioredis timer outlives the suite. */
-function closeClient(client: Redis | undefined): Promise<void> {
-  if (client === undefined || client.status === 'end') return Promise.resolve();
-  if (client.status === 'reconnecting') {
-    // Between attempts there is no socket to close and so no 'end' event.
-    client.disconnect();
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    client.once('end', resolve);
-    client.disconnect();
-  });
 }
 
 describe('RedisRateLimitStore against Redis', () => {
