@@ -2,6 +2,7 @@ import { AgentsModule } from '@keel/agents';
 import { HealthModule } from '@keel/health';
 import type { TracingHandle } from '@keel/observability';
 import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';
+import { SecurityModule } from '@keel/security';
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
@@ -11,6 +12,7 @@ import { version } from '../package.json';
 import type { AppConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { DebugModule } from './debug/debug.module';
+import { AppSecurityModule } from './security/app-security.module';
 
 @Module({})
 export class AppModule {
@@ -72,11 +74,13 @@ export class AppModule {
           },
         }),
         DatabaseModule,
+        AppSecurityModule,
         AgentsModule.forRoot({}),
         ObservabilityAdminModule,
         ...(config.http.debugRoutes ? [DebugModule] : []),
         RouterModule.register([
           { path: 'v1', module: AgentsModule },
+          { path: 'v1', module: SecurityModule },
           { path: 'v1', module: ObservabilityAdminModule },
           { path: 'v1', module: DebugModule },
         ]),

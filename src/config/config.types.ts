@@ -44,8 +44,31 @@ export interface PostgresDatabaseConfig {
 
 export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
 
+export type JwtKeyConfig =
+  | { kind: 'hs256'; secret: string; /** No JWT_SECRET: a random one for this process. */ generated: boolean }
+  | { kind: 'rs256' | 'es256'; privateKeyPem: string | undefined; publicKeyPem: string; kid: string | undefined }
+  | { kind: 'jwks'; url: string; tenantClaim: string; rolesClaim: string };
+
 export interface SecurityConfig {
-  jwtSecret: string | undefined;
+  jwt: {
+    key: JwtKeyConfig;
+    issuer: string;
+    audience: string;
+    clockSkewSec: number;
+    accessTokenTtlSec: number;
+    refreshTokenTtlSec: number;
+  };
+  bootstrapAdmin: { email: string; password: string; tenantName: string } | undefined;
+  adminAllowedCidrs: string[];
+  redisUrl: string | undefined;
+  rateLimit: {
+    burst: { limit: number; windowMs: number };
+    sustained: { limit: number; windowMs: number };
+    onRedisFailure: 'fail-open-local' | 'fail-closed';
+  };
+  login: { maxFailuresPerAccount: number; maxFailuresPerIp: number };
+  auditRetentionDays: number;
+  apiKeyCacheTtlMs: number;
 }
 
 export interface ObservabilityConfig {

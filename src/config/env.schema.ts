@@ -84,6 +84,44 @@ export const envSchema = z.object({
   DB_CONNECT_RETRIES: int(0, 100).default(5),
   ALLOW_SQLITE_IN_PRODUCTION: bool.default(false),
   JWT_SECRET: z.string().optional(),
+  JWT_ALGORITHM: z.enum(['HS256', 'RS256', 'ES256']).default('HS256'),
+  JWT_PRIVATE_KEY: z.string().includes('PRIVATE KEY', { error: 'must be a PEM private key' }).optional(),
+  JWT_PUBLIC_KEY: z.string().includes('PUBLIC KEY', { error: 'must be a PEM public key' }).optional(),
+  JWT_KEY_ID: z.string().min(1).max(128).optional(),
+  JWT_JWKS_URL: httpUrl.optional(),
+  JWT_TENANT_CLAIM: z.string().min(1).default('tenant_id'),
+  JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  JWT_ISSUER: z.string().min(1).default('keel'),
+  JWT_AUDIENCE: z.string().min(1).default('keel-api'),
+  JWT_CLOCK_SKEW_SEC: int(0, 300).default(30),
+  JWT_ACCESS_TOKEN_TTL_SEC: int(60, 86_400).default(900),
+  JWT_REFRESH_TOKEN_TTL_SEC: int(300, 31_536_000).default(2_592_000),
+  ADMIN_EMAIL: z.email({ error: 'must be an email address' }).optional(),
+  ADMIN_PASSWORD: z
+    .string()
+    .min(12, { error: 'must be at least 12 characters' })
+    .max(1024, { error: 'must be at most 1024 characters' })
+    .optional(),
+  ADMIN_TENANT_NAME: z.string().min(1).max(100).default('default'),
+  ADMIN_ALLOWED_CIDRS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .default([]),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  RATE_LIMIT_BURST_LIMIT: int(1, 1_000_000_000).default(50),
+  RATE_LIMIT_BURST_WINDOW_MS: int(100, 86_400_000).default(1_000),
+  RATE_LIMIT_SUSTAINED_LIMIT: int(1, 1_000_000_000).default(1_000),
+  RATE_LIMIT_SUSTAINED_WINDOW_MS: int(1_000, 86_400_000).default(60_000),
+  RATE_LIMIT_ON_REDIS_FAILURE: z.enum(['fail-open-local', 'fail-closed']).default('fail-open-local'),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: int(1, 1_000).default(5),
+  LOGIN_MAX_FAILURES_PER_IP: int(1, 100_000).default(20),
+  AUDIT_RETENTION_DAYS: int(0, 3_650).default(90),
+  API_KEY_CACHE_TTL_MS: int(0, 300_000).default(30_000),
   KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(72_000),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000).default(5_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
@@ -132,9 +170,12 @@ export function productionProblems(raw: RawEnv): string[] {
   if (raw.NODE_ENV !== 'production') return [];
   const problems: string[] = [];
   const secret = raw.JWT_SECRET;
-  if (secret === undefined) {
+  const externalKeys = raw.JWT_JWKS_URL !== undefined || raw.JWT_PUBLIC_KEY !== undefined;
+  if (externalKeys) {
+    // RS256/ES256 key pair or an identity provider: no shared secret needed.
+  } else if (secret === undefined) {
     problems.push(
-      'JWT_SECRET: is required when NODE_ENV=production (at least 32 random characters)',
+      'JWT_SECRET: is required when NODE_ENV=production (at least 32 random characters), unless JWT_PUBLIC_KEY or JWT_JWKS_URL is set',
     );
   } else if (secret.length < 32) {
     problems.push(

@@ -130,8 +130,8 @@ describe('loadConfig', () => {
       const file = join(dir, 'secret');
       writeFileSync(file, `${'f'.repeat(40)}\n`);
       expect(
-        loadConfig({ ...PROD, JWT_SECRET: undefined, JWT_SECRET_FILE: file }).security.jwtSecret,
-      ).toBe('f'.repeat(40));
+        loadConfig({ ...PROD, JWT_SECRET: undefined, JWT_SECRET_FILE: file }).security.jwt.key,
+      ).toEqual({ kind: 'hs256', secret: 'f'.repeat(40), generated: false });
     });
 
     it('works for any variable', () => {

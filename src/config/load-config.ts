@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { ConfigValidationError } from './config.error';
-import type { AppConfig, DatabaseConfig } from './config.types';
+import type { AppConfig, DatabaseConfig, JwtKeyConfig, SecurityConfig } from './config.types';
 import type { Env } from './env.schema';
 import { ENV_VARIABLE_NAMES, envSchema, productionProblems } from './env.schema';
 
@@ -59,6 +60,80 @@ function toDatabaseConfig(env: Env): DatabaseConfig {
   };
 }
 
+function jwtKey(env: Env): JwtKeyConfig {
+  if (env.JWT_JWKS_URL !== undefined) {
+    return {
+      kind: 'jwks',
+      url: env.JWT_JWKS_URL,
+      tenantClaim: env.JWT_TENANT_CLAIM,
+      rolesClaim: env.JWT_ROLES_CLAIM,
+    };
+  }
+  if (env.JWT_PUBLIC_KEY !== undefined) {
+    return {
+      kind: env.JWT_ALGORITHM === 'ES256' ? 'es256' : 'rs256',
+      privateKeyPem: env.JWT_PRIVATE_KEY,
+      publicKeyPem: env.JWT_PUBLIC_KEY,
+      kid: env.JWT_KEY_ID,
+    };
+  }
+  return env.JWT_SECRET !== undefined
+    ? { kind: 'hs256', secret: env.JWT_SECRET, generated: false }
+    : { kind: 'hs256', secret: randomBytes(32).toString('base64url'), generated: true };
+}
+
+/** Combinations the schema cannot see one variable at a time. */
+function securityProblems(env: Env): string[] {
+  const problems: string[] = [];
+  if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
+    problems.push('ADMIN_EMAIL, ADMIN_PASSWORD: set both to create the first admin, or neither');
+  }
+  const asymmetric = env.JWT_ALGORITHM !== 'HS256';
+  if (env.JWT_JWKS_URL === undefined && asymmetric && env.JWT_PUBLIC_KEY === undefined) {
+    problems.push(`JWT_PUBLIC_KEY: is required when JWT_ALGORITHM=${env.JWT_ALGORITHM}`);
+  }
+  if (env.JWT_JWKS_URL === undefined && !asymmetric && env.JWT_PUBLIC_KEY !== undefined) {
+    problems.push('JWT_ALGORITHM: set RS256 or ES256 to use JWT_PUBLIC_KEY');
+  }
+  if (env.JWT_PRIVATE_KEY !== undefined && env.JWT_PUBLIC_KEY === undefined) {
+    problems.push('JWT_PUBLIC_KEY: is required with JWT_PRIVATE_KEY');
+  }
+  return problems;
+}
+
+function toSecurityConfig(env: Env): SecurityConfig {
+  return {
+    jwt: {
+      key: jwtKey(env),
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      clockSkewSec: env.JWT_CLOCK_SKEW_SEC,
+      accessTokenTtlSec: env.JWT_ACCESS_TOKEN_TTL_SEC,
+      refreshTokenTtlSec: env.JWT_REFRESH_TOKEN_TTL_SEC,
+    },
+    bootstrapAdmin:
+      env.ADMIN_EMAIL !== undefined && env.ADMIN_PASSWORD !== undefined
+        ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD, tenantName: env.ADMIN_TENANT_NAME }
+        : undefined,
+    adminAllowedCidrs: env.ADMIN_ALLOWED_CIDRS,
+    redisUrl: env.REDIS_URL,
+    rateLimit: {
+      burst: { limit: env.RATE_LIMIT_BURST_LIMIT, windowMs: env.RATE_LIMIT_BURST_WINDOW_MS },
+      sustained: {
+        limit: env.RATE_LIMIT_SUSTAINED_LIMIT,
+        windowMs: env.RATE_LIMIT_SUSTAINED_WINDOW_MS,
+      },
+      onRedisFailure: env.RATE_LIMIT_ON_REDIS_FAILURE,
+    },
+    login: {
+      maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+    },
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+    apiKeyCacheTtlMs: env.API_KEY_CACHE_TTL_MS,
+  };
+}
+
 /**
  * Validates the environment once and returns the typed configuration, or throws a
  * `ConfigValidationError` that lists every problem at once.
@@ -73,6 +148,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     }
   }
   problems.push(...productionProblems(raw));
+  if (parsed.success) problems.push(...securityProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigValidationError(problems);
 
   const e = parsed.data;
@@ -94,7 +170,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
     database: toDatabaseConfig(e),
-    security: { jwtSecret: e.JWT_SECRET },
+    security: toSecurityConfig(e),
     observability: {
       logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
       logFile: e.LOG_FILE,

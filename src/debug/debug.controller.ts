@@ -1,5 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Public, Roles } from '@keel/security';
+import { SkipThrottle } from '@nestjs/throttler';
 import { Type } from 'class-transformer';
 import { IsInt, Max, Min } from 'class-validator';
 
@@ -13,17 +15,36 @@ export class SleepQueryDto {
 }
 
 /**
- * Routes for load-balancer and shutdown drills (`DEBUG_ROUTES=true`, refused in
- * production): a request that takes as long as asked, to watch draining at work.
+ * Routes for load-balancer and shutdown drills and for benchmarks (`DEBUG_ROUTES=true`,
+ * refused in production): a request that takes as long as asked, and one answer served
+ * both without and with authentication and rate limits, to measure what those cost.
  */
 @ApiTags('debug')
 @Controller('debug')
 export class DebugController {
   @Get('sleep')
+  @Public()
+  @SkipThrottle()
   @ApiOperation({ summary: 'Answer after `ms` milliseconds' })
   @ApiOkResponse({ description: 'Slept.' })
   async sleep(@Query() query: SleepQueryDto): Promise<{ sleptMs: number }> {
     await new Promise((resolve) => setTimeout(resolve, query.ms));
     return { sleptMs: query.ms };
+  }
+
+  @Get('echo')
+  @Public()
+  @SkipThrottle()
+  @ApiOperation({ summary: 'A fixed answer, with no authentication or rate limit' })
+  echo(): { ok: true } {
+    return { ok: true };
+  }
+
+  @Get('echo/authenticated')
+  @Roles(['admin', 'operator', 'member'])
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'The same answer behind authentication and rate limits' })
+  echoAuthenticated(): { ok: true } {
+    return { ok: true };
   }
 }

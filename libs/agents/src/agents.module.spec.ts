@@ -1,5 +1,7 @@
+import type { Principal } from '@keel/security';
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import { Injectable, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -21,6 +23,22 @@ const database = TypeOrmModule.forRoot({
   migrations: AGENTS_MIGRATIONS,
   migrationsRun: true,
 });
+
+/** A sibling app's own authentication: the routes read the tenant from `request.user`. */
+@Injectable()
+class FixedTenantGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const principal: Principal = {
+      kind: 'user',
+      tenantId: 'tenant-a',
+      userId: 'user-1',
+      roles: ['member'],
+      scopes: null,
+    };
+    context.switchToHttp().getRequest<{ user?: Principal }>().user = principal;
+    return true;
+  }
+}
 
 @Injectable()
 class PageSettings {
@@ -66,7 +84,10 @@ describe('AgentsModule', () => {
     let app: NestFastifyApplication;
 
     beforeAll(async () => {
-      @Module({ imports: [database, AgentsModule.forRoot({ isGlobal: true })] })
+      @Module({
+        imports: [database, AgentsModule.forRoot({ isGlobal: true })],
+        providers: [{ provide: APP_GUARD, useClass: FixedTenantGuard }],
+      })
       class SiblingAppModule {}
       app = await NestFactory.create<NestFastifyApplication>(
         SiblingAppModule,
@@ -89,12 +110,15 @@ describe('AgentsModule', () => {
 
     it('exports the service for the sibling app to use', async () => {
       const agents = app.get(AgentDefinitionsService);
-      await agents.create({ name: 'direct', instructions: 'Help.', model: 'default' });
+      await agents.create('tenant-a', { name: 'direct', instructions: 'Help.', model: 'default' });
       await expect(
-        agents.create({ name: 'direct', instructions: 'x', model: 'y' }),
+        agents.create('tenant-a', { name: 'direct', instructions: 'x', model: 'y' }),
       ).rejects.toBeInstanceOf(AgentNameTakenError);
-      const page = await agents.list({ limit: 10 });
+      // Names are unique per tenant only, and each tenant sees its own definitions.
+      await agents.create('tenant-b', { name: 'direct', instructions: 'x', model: 'y' });
+      const page = await agents.list('tenant-a', { limit: 10 });
       expect(page.items.map((a) => a.name)).toEqual(['sibling', 'direct']);
+      expect((await agents.list('tenant-b', {})).items.map((a) => a.name)).toEqual(['direct']);
     });
   });
 });

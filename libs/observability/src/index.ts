@@ -15,6 +15,7 @@ export type * from './interfaces/observability-options.interface';
 export * from './logging/redact';
 export * from './metrics/http-metrics';
 export * from './metrics/metric-providers';
+export * from './metrics/metrics.controller';
 export * from './metrics/metrics.service';
 export * from './metrics/metrics-server';
 export * from './observability.constants';

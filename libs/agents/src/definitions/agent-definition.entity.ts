@@ -9,6 +9,11 @@ export class AgentDefinitionEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id!: string;
 
+  /** The owning tenant; every query filters on it. */
+  @Column({ name: 'tenant_id', type: 'varchar', length: 128 })
+  tenantId!: string;
+
+  /** Unique within the tenant. */
   @Column({ type: 'varchar', length: 64 })
   name!: string;
 

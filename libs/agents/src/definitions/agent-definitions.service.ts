@@ -28,10 +28,11 @@ export class AgentDefinitionsService {
     @Inject(AGENTS_OPTIONS) private readonly options: ResolvedAgentsOptions,
   ) {}
 
-  async create(input: CreateAgentDefinitionDto): Promise<AgentDefinitionEntity> {
+  async create(tenantId: string, input: CreateAgentDefinitionDto): Promise<AgentDefinitionEntity> {
     const now = new Date();
     const entity = this.repository.create({
       id: randomUUID(),
+      tenantId,
       name: input.name,
       description: input.description ?? '',
       instructions: input.instructions,
@@ -46,20 +47,27 @@ export class AgentDefinitionsService {
     return entity;
   }
 
-  /** Oldest first, keyset-paginated on (createdAt, id) so pages stay stable under inserts. */
-  async list(query: { limit?: number; cursor?: string }): Promise<AgentDefinitionPage> {
+  /**
+   * The tenant's definitions, oldest first, keyset-paginated on (createdAt, id) so pages stay
+   * stable under inserts.
+   */
+  async list(
+    tenantId: string,
+    query: { limit?: number; cursor?: string },
+  ): Promise<AgentDefinitionPage> {
     const limit = query.limit ?? this.options.defaultPageSize;
     if (limit > this.options.maxPageSize) {
       throw new InvalidPageRequestError(`limit must not exceed ${this.options.maxPageSize}`);
     }
     const qb = this.repository
       .createQueryBuilder('a')
+      .where('a.tenantId = :tenantId', { tenantId })
       .orderBy('a.createdAt', 'ASC')
       .addOrderBy('a.id', 'ASC')
       .take(limit + 1);
     if (query.cursor !== undefined) {
       const after = decodeCursor(query.cursor);
-      qb.where('(a.createdAt > :createdAt OR (a.createdAt = :createdAt AND a.id > :id))', after);
+      qb.andWhere('(a.createdAt > :createdAt OR (a.createdAt = :createdAt AND a.id > :id))', after);
     }
     const rows = await qb.getMany();
     const items = rows.slice(0, limit);
@@ -70,14 +78,19 @@ export class AgentDefinitionsService {
     };
   }
 
-  async get(id: string): Promise<AgentDefinitionEntity> {
-    const entity = await this.repository.findOneBy({ id });
+  /** Another tenant's definition is "not found", never "forbidden": ids reveal nothing. */
+  async get(tenantId: string, id: string): Promise<AgentDefinitionEntity> {
+    const entity = await this.repository.findOneBy({ id, tenantId });
     if (!entity) throw new AgentDefinitionNotFoundError(id);
     return entity;
   }
 
-  async update(id: string, changes: UpdateAgentDefinitionDto): Promise<AgentDefinitionEntity> {
-    const entity = await this.get(id);
+  async update(
+    tenantId: string,
+    id: string,
+    changes: UpdateAgentDefinitionDto,
+  ): Promise<AgentDefinitionEntity> {
+    const entity = await this.get(tenantId, id);
     const defined = Object.fromEntries(
       Object.entries(changes).filter(([, value]) => value !== undefined),
     ) as Partial<AgentDefinitionEntity>;
@@ -86,8 +99,8 @@ export class AgentDefinitionsService {
     return entity;
   }
 
-  async remove(id: string): Promise<void> {
-    const result = await this.repository.delete({ id });
+  async remove(tenantId: string, id: string): Promise<void> {
+    const result = await this.repository.delete({ id, tenantId });
     if (!result.affected) throw new AgentDefinitionNotFoundError(id);
   }
 

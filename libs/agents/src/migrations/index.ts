@@ -1,4 +1,8 @@
 import { CreateAgentDefinitions1764000000000 } from './1764000000000-create-agent-definitions';
+import { ScopeAgentDefinitionsToTenants1764100001000 } from './1764100001000-scope-agent-definitions-to-tenants';
 
 /** Every migration of this library, oldest first; the app adds them to its DataSource. */
-export const AGENTS_MIGRATIONS = [CreateAgentDefinitions1764000000000];
+export const AGENTS_MIGRATIONS = [
+  CreateAgentDefinitions1764000000000,
+  ScopeAgentDefinitionsToTenants1764100001000,
+];

@@ -1,3 +1,5 @@
+import type { OnModuleDestroy } from '@nestjs/common';
+
 import type { RateLimitResult, RateLimitStore } from './rate-limit-store';
 import { RateLimitStoreUnavailableError } from './rate-limit-store-unavailable.error';
 
@@ -25,7 +27,7 @@ export interface FallbackRateLimitStoreOptions {
  * `RateLimitStoreUnavailableError`. Other errors, such as a `RangeError` for a bad
  * limit, are bugs in the caller and still propagate.
  */
-export class FallbackRateLimitStore implements RateLimitStore {
+export class FallbackRateLimitStore implements RateLimitStore, OnModuleDestroy {
   private readonly failClosedResetMs: number;
   private readonly onUnavailable: ((error: RateLimitStoreUnavailableError) => void) | undefined;
 
@@ -66,4 +68,22 @@ export class FallbackRateLimitStore implements RateLimitStore {
       resetMs: Math.min(this.failClosedResetMs, windowMs),
     };
   }
+
+  /**
+   * Closes the wrapped stores that can be closed (the memory store's sweep timer). A
+   * Redis client stays open: its owner closes it.
+   */
+  close(): void {
+    for (const store of [this.primary, this.fallback]) {
+      if (isClosable(store)) store.close();
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.close();
+  }
+}
+
+function isClosable(store: RateLimitStore): store is RateLimitStore & { close(): void } {
+  return typeof (store as Partial<{ close: unknown }>).close === 'function';
 }

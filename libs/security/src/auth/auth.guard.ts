@@ -1,0 +1,93 @@
+import { RequestContextService } from '@keel/observability';
+import type { ExecutionContext } from '@nestjs/common';
+import { HttpException, Injectable, Optional } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+import { AuditService } from '../audit/audit.service';
+import { AUTH_STRATEGY } from '../security.constants';
+import { InsufficientRightsError, InvalidCredentialError } from './auth.errors';
+import { Public, Roles, Scopes } from './auth.decorators';
+import type { Principal } from './principal';
+
+type AuthenticatedRequest = FastifyRequest & { user?: Principal };
+
+/**
+ * The one global guard: every route needs a valid bearer JWT or API key unless it is
+ * `@Public()`; then `@Roles()` (any of) and `@Scopes()` (all of, API keys only) are checked.
+ * 401 for missing or bad credentials, 403 for insufficient rights; both are audited.
+ * Register it with `{ provide: APP_GUARD, useExisting: AuthGuard }`.
+ */
+@Injectable()
+export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly audit: AuditService,
+    @Optional() private readonly contexts?: RequestContextService,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride(Public, targets)) return true;
+    await super.canActivate(context);
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const principal = request.user!;
+    this.contexts?.assign({
+      userId: principal.userId,
+      tenantId: principal.tenantId,
+      apiKeyId: principal.apiKeyId,
+    });
+
+    const roles = this.reflector.getAllAndOverride(Roles, targets);
+    if (roles && !roles.some((role) => principal.roles.includes(role))) {
+      this.deny(request, principal, `needs one of the roles ${roles.join(', ')}`);
+    }
+    const scopes = this.reflector.getAllAndOverride(Scopes, targets);
+    if (scopes && principal.scopes !== null) {
+      const missing = scopes.filter((scope) => !principal.scopes!.includes(scope));
+      if (missing.length > 0) this.deny(request, principal, `needs the scopes ${missing.join(', ')}`);
+    }
+    return true;
+  }
+
+  /** Passport's verdict: turns every failure into a 401 (or the strategy's own HTTP error). */
+  override handleRequest<TUser = Principal>(
+    error: unknown,
+    user: TUser | false,
+    _info: unknown,
+    context: ExecutionContext,
+  ): TUser {
+    if (!error && user) return user;
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const failure =
+      error instanceof HttpException ? error : new InvalidCredentialError();
+    if (failure.getStatus() === 401) {
+      context
+        .switchToHttp()
+        .getResponse<FastifyReply>()
+        .header('WWW-Authenticate', 'Bearer realm="keel", charset="UTF-8"');
+      this.audit.record({
+        type: 'auth.unauthorized',
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+        details: { reason: failure.message, route: request.routeOptions.url ?? null },
+      });
+    }
+    throw failure;
+  }
+
+  private deny(request: AuthenticatedRequest, principal: Principal, reason: string): never {
+    this.audit.record({
+      type: 'auth.forbidden',
+      actor: principal.apiKeyId ? `api-key:${principal.apiKeyId}` : `user:${principal.userId}`,
+      tenantId: principal.tenantId,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      details: { reason, route: request.routeOptions.url ?? null },
+    });
+    throw new InsufficientRightsError(`Forbidden: this route ${reason}`);
+  }
+}

@@ -1,0 +1,22 @@
+/** Roles a user holds in their tenant, most powerful first. */
+export const ROLES = ['admin', 'operator', 'member'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * Who is calling: set on the request by the auth guard (`request.user`), read with
+ * `@CurrentPrincipal()`. Access tokens carry it whole, so no lookup is needed per request.
+ */
+export interface Principal {
+  /** `user` for an access token, `api-key` for an API key. */
+  readonly kind: 'user' | 'api-key';
+  /** Every resource the principal touches is scoped to this tenant. */
+  readonly tenantId: string;
+  /** The user (token subject), or for an API key the user who created it. */
+  readonly userId: string;
+  /** Set for API keys only. */
+  readonly apiKeyId?: string;
+  /** For an API key: the roles of the user who created it, when it was created. */
+  readonly roles: readonly Role[];
+  /** `null` for user tokens (every scope); an API key's granted scopes otherwise. */
+  readonly scopes: readonly string[] | null;
+}

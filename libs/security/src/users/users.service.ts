@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+
+import { Clock, systemClock } from '@keel/observability';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+
+import type { Role } from '../auth/principal';
+import { PasswordHasher } from '../credentials';
+import { EmailTakenError, UnknownTenantError, UserNotFoundError } from '../errors/not-found.errors';
+import type { Page } from '../persistence/keyset-page';
+import { keysetPage } from '../persistence/keyset-page';
+import { isUniqueViolation } from '../persistence/unique-violation';
+import { TenantsService } from '../tenants/tenants.service';
+import { UserEntity } from './user.entity';
+
+export interface CreateUserInput {
+  email: string;
+  password: string;
+  tenantId: string;
+  roles: Role[];
+}
+
+export interface UpdateUserInput {
+  roles?: Role[];
+  disabled?: boolean;
+  password?: string;
+}
+
+/** Emails compare case-insensitively; they are stored in this form. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+@Injectable()
+export class UsersService {
+  constructor(
+    @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
+    private readonly tenants: TenantsService,
+    private readonly hasher: PasswordHasher,
+    @Optional() @Inject(Clock) private readonly clock: Clock = systemClock,
+  ) {}
+
+  async create(input: CreateUserInput): Promise<UserEntity> {
+    if (!(await this.tenants.exists(input.tenantId))) throw new UnknownTenantError();
+    const now = new Date(this.clock.now());
+    const user = this.users.create({
+      id: randomUUID(),
+      tenantId: input.tenantId,
+      email: normaliseEmail(input.email),
+      passwordHash: await this.hasher.hash(input.password),
+      roles: [...new Set(input.roles)],
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    });
+    try {
+      await this.users.insert(user);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new EmailTakenError();
+      throw error;
+    }
+    return user;
+  }
+
+  list(query: { tenantId?: string; limit: number; cursor?: string }): Promise<Page<UserEntity>> {
+    const qb = this.users.createQueryBuilder('u');
+    if (query.tenantId !== undefined) qb.where('u.tenantId = :tenantId', query);
+    return keysetPage(qb, 'u', query.limit, query.cursor);
+  }
+
+  async get(id: string): Promise<UserEntity> {
+    const user = await this.users.findOneBy({ id });
+    if (!user) throw new UserNotFoundError(id);
+    return user;
+  }
+
+  findById(id: string): Promise<UserEntity | null> {
+    return this.users.findOneBy({ id });
+  }
+
+  findByEmail(email: string): Promise<UserEntity | null> {
+    return this.users.findOneBy({ email: normaliseEmail(email) });
+  }
+
+  async count(): Promise<number> {
+    return this.users.count();
+  }
+
+  async update(id: string, changes: UpdateUserInput): Promise<UserEntity> {
+    const user = await this.get(id);
+    if (changes.roles !== undefined) user.roles = [...new Set(changes.roles)];
+    if (changes.disabled !== undefined) user.disabled = changes.disabled;
+    if (changes.password !== undefined) user.passwordHash = await this.hasher.hash(changes.password);
+    user.updatedAt = new Date(this.clock.now());
+    await this.users.update(
+      { id },
+      {
+        roles: user.roles,
+        disabled: user.disabled,
+        passwordHash: user.passwordHash,
+        updatedAt: user.updatedAt,
+      },
+    );
+    return user;
+  }
+
+  /** Stores a fresh hash after the hasher's parameters changed; the password is unchanged. */
+  async rehash(id: string, password: string): Promise<void> {
+    await this.users.update({ id }, { passwordHash: await this.hasher.hash(password) });
+  }
+
+  async remove(id: string): Promise<void> {
+    const result = await this.users.delete({ id });
+    if (!result.affected) throw new UserNotFoundError(id);
+  }
+}
