@@ -24,7 +24,12 @@ describe('/v1/agents', () => {
   afterAll(() => testApp.close());
 
   const post = (payload: unknown) =>
-    app.inject({ method: 'POST', url: '/v1/agents', payload: payload as object });
+    app.inject({
+      method: 'POST',
+      url: '/v1/agents',
+      payload: payload as object,
+      headers: testApp.admin.headers,
+    });
   const create = async (overrides: Record<string, unknown> = {}) => {
     const res = await post({ ...valid, ...overrides });
     expect(res.statusCode).toBe(201);
@@ -37,7 +42,11 @@ describe('/v1/agents', () => {
     expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.createdAt).toBe(created.updatedAt);
 
-    const res = await app.inject({ method: 'GET', url: `/v1/agents/${created.id}` });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/v1/agents/${created.id}`,
+      headers: testApp.admin.headers,
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual(created);
   });
@@ -59,7 +68,11 @@ describe('/v1/agents', () => {
     expect(res.statusCode).toBe(409);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.json()).toMatchObject({ status: 409, title: 'Conflict' });
-    const kept = await app.inject({ method: 'GET', url: `/v1/agents/${first.id}` });
+    const kept = await app.inject({
+      method: 'GET',
+      url: `/v1/agents/${first.id}`,
+      headers: testApp.admin.headers,
+    });
     expect(kept.json()).toMatchObject({ instructions: valid.instructions });
   });
 
@@ -102,7 +115,7 @@ describe('/v1/agents', () => {
     const res = await app.inject({
       method: 'POST',
       url: '/v1/agents',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...testApp.admin.headers, 'content-type': 'application/json' },
       payload: JSON.stringify(payload),
     });
     expect(res.statusCode).toBe(400);
@@ -131,6 +144,7 @@ describe('/v1/agents', () => {
       method: 'PATCH',
       url: `/v1/agents/${created.id}`,
       payload: { description: 'changed', maxSteps: 7 },
+      headers: testApp.admin.headers,
     });
     expect(res.statusCode).toBe(200);
     const updated = res.json<{ updatedAt: string; createdAt: string }>();
@@ -142,10 +156,19 @@ describe('/v1/agents', () => {
   it('rejects null and unknown fields in an update, and changes nothing', async () => {
     const created = await create({ name: 'null-update' });
     for (const payload of [{ name: null }, { instructions: null }, { owner: 'x' }]) {
-      const res = await app.inject({ method: 'PATCH', url: `/v1/agents/${created.id}`, payload });
+      const res = await app.inject({
+        method: 'PATCH',
+        url: `/v1/agents/${created.id}`,
+        payload,
+        headers: testApp.admin.headers,
+      });
       expect(res.statusCode).toBe(400);
     }
-    const after = await app.inject({ method: 'GET', url: `/v1/agents/${created.id}` });
+    const after = await app.inject({
+      method: 'GET',
+      url: `/v1/agents/${created.id}`,
+      headers: testApp.admin.headers,
+    });
     expect(after.json()).toEqual(created);
   });
 
@@ -156,26 +179,44 @@ describe('/v1/agents', () => {
       method: 'PATCH',
       url: `/v1/agents/${other.id}`,
       payload: { name: 'taken' },
+      headers: testApp.admin.headers,
     });
     expect(res.statusCode).toBe(409);
-    const after = await app.inject({ method: 'GET', url: `/v1/agents/${other.id}` });
+    const after = await app.inject({
+      method: 'GET',
+      url: `/v1/agents/${other.id}`,
+      headers: testApp.admin.headers,
+    });
     expect(after.json()).toMatchObject({ name: 'renamed-later' });
   });
 
   it('deletes, then answers 404', async () => {
     const created = await create({ name: 'to-delete' });
-    const del = await app.inject({ method: 'DELETE', url: `/v1/agents/${created.id}` });
+    const del = await app.inject({
+      method: 'DELETE',
+      url: `/v1/agents/${created.id}`,
+      headers: testApp.admin.headers,
+    });
     expect(del.statusCode).toBe(204);
     expect(del.body).toBe('');
     for (const method of ['GET', 'DELETE', 'PATCH'] as const) {
-      const res = await app.inject({ method, url: `/v1/agents/${created.id}`, payload: {} });
+      const res = await app.inject({
+        method,
+        url: `/v1/agents/${created.id}`,
+        payload: {},
+        headers: testApp.admin.headers,
+      });
       expect([method, res.statusCode]).toEqual([method, 404]);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     }
   });
 
   it('answers 400 to an id that is not a UUID', async () => {
-    const res = await app.inject({ method: 'GET', url: '/v1/agents/not-a-uuid' });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/v1/agents/not-a-uuid',
+      headers: testApp.admin.headers,
+    });
     expect(res.statusCode).toBe(400);
   });
 });
@@ -192,6 +233,7 @@ describe('/v1/agents pagination', () => {
         method: 'POST',
         url: '/v1/agents',
         payload: { ...valid, name: `page-${String(i).padStart(2, '0')}` },
+        headers: testApp.admin.headers,
       });
       expect(res.statusCode).toBe(201);
     }
@@ -203,7 +245,11 @@ describe('/v1/agents pagination', () => {
     nextCursor: string | null;
   };
   const list = async (query: string) => {
-    const res = await app.inject({ method: 'GET', url: `/v1/agents${query}` });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/v1/agents${query}`,
+      headers: testApp.admin.headers,
+    });
     expect(res.statusCode).toBe(200);
     return res.json<Page>();
   };
@@ -213,7 +259,12 @@ describe('/v1/agents pagination', () => {
     let page = await list('?limit=10');
     seen.push(...page.data);
     // An insert between pages must neither shift nor repeat what is left to read.
-    await app.inject({ method: 'POST', url: '/v1/agents', payload: { ...valid, name: 'late' } });
+    await app.inject({
+      method: 'POST',
+      url: '/v1/agents',
+      payload: { ...valid, name: 'late' },
+      headers: testApp.admin.headers,
+    });
     while (page.nextCursor) {
       page = await list(`?limit=10&cursor=${page.nextCursor}`);
       seen.push(...page.data);
@@ -250,7 +301,11 @@ describe('/v1/agents pagination', () => {
     '?cursor=bm9wZQ',
     '?sort=name',
   ])('answers 400 to %s', async (query) => {
-    const res = await app.inject({ method: 'GET', url: `/v1/agents${query}` });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/v1/agents${query}`,
+      headers: testApp.admin.headers,
+    });
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   });

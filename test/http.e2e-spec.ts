@@ -22,7 +22,7 @@ describe('request path', () => {
         ['GET', '/nope'],
         ['POST', '/v1/agents'],
       ] as const) {
-        const res = await app.inject({ method, url });
+        const res = await app.inject({ method, url, headers: testApp.admin.headers });
         expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       }
     });
@@ -46,7 +46,7 @@ describe('request path', () => {
       const res = await app.inject({
         method: 'GET',
         url: '/v1/agents',
-        headers: { 'x-request-id': id },
+        headers: { ...testApp.admin.headers, 'x-request-id': id },
       });
       expect(res.headers['x-request-id']).not.toBe(id);
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -54,7 +54,9 @@ describe('request path', () => {
 
     it('gives every request its own id', async () => {
       const ids = await Promise.all(
-        Array.from({ length: 20 }, () => app.inject({ method: 'GET', url: '/v1/agents' })),
+        Array.from({ length: 20 }, () =>
+          app.inject({ method: 'GET', url: '/v1/agents', headers: testApp.admin.headers }),
+        ),
       );
       expect(new Set(ids.map((r) => r.headers['x-request-id'])).size).toBe(20);
     });
@@ -79,7 +81,7 @@ describe('request path', () => {
       const res = await app.inject({
         method: 'POST',
         url: '/v1/agents',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...testApp.admin.headers, 'content-type': 'application/json' },
         payload: '{"name": ',
       });
       expect(res.statusCode).toBe(400);
@@ -91,6 +93,7 @@ describe('request path', () => {
       const res = await app.inject({
         method: 'POST',
         url: '/v1/agents',
+        headers: testApp.admin.headers,
         payload: { name: 'big', instructions: 'x'.repeat(5000), model: 'default' },
       });
       expect(res.statusCode).toBe(413);
@@ -101,7 +104,7 @@ describe('request path', () => {
       const res = await app.inject({
         method: 'POST',
         url: '/v1/agents',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { ...testApp.admin.headers, 'content-type': 'application/x-www-form-urlencoded' },
         payload: 'name=x',
       });
       expect(res.statusCode).toBe(415);
@@ -116,7 +119,7 @@ describe('request path', () => {
         const res = await app.inject({
           method: 'POST',
           url: '/v1/agents',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...testApp.admin.headers, 'content-type': 'application/json' },
           payload,
         });
         expect(res.statusCode).toBe(400);
@@ -127,7 +130,7 @@ describe('request path', () => {
 
   describe('security headers', () => {
     it.each(['/v1/agents', '/nope', '/health/live'])('are on %s', async (url) => {
-      const res = await app.inject({ method: 'GET', url });
+      const res = await app.inject({ method: 'GET', url, headers: testApp.admin.headers });
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['x-frame-options']).toBe('DENY');
       expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
@@ -165,9 +168,20 @@ describe('request path', () => {
         '/health/live',
         '/health/ready',
         '/health/startup',
+        '/v1/admin/audit',
         '/v1/admin/errors',
+        '/v1/admin/tenants',
+        '/v1/admin/tenants/{id}',
+        '/v1/admin/users',
+        '/v1/admin/users/{id}',
         '/v1/agents',
         '/v1/agents/{id}',
+        '/v1/api-keys',
+        '/v1/api-keys/{id}',
+        '/v1/auth/logout',
+        '/v1/auth/me',
+        '/v1/auth/refresh',
+        '/v1/auth/token',
       ]);
       expect(Object.keys(doc.components.schemas)).toEqual(
         expect.arrayContaining([
@@ -210,7 +224,12 @@ describe('request path in production', () => {
   afterAll(() => testApp.close());
 
   it('sends HSTS and a deny-all content security policy', async () => {
-    const res = await testApp.app.inject({ method: 'GET', url: '/v1/agents' });
+    const res = await testApp.app.inject({
+      method: 'GET',
+      url: '/v1/agents',
+      headers: testApp.admin.headers,
+    });
+    expect(res.statusCode).toBe(200);
     expect(res.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
     expect(res.headers['content-security-policy']).toContain("default-src 'none'");
     expect(res.headers['x-content-type-options']).toBe('nosniff');

@@ -44,7 +44,11 @@ describe('metrics and error tracking', () => {
 
   it('labels request durations by route template, so 500 distinct ids stay one series', async () => {
     for (let i = 0; i < 500; i++) {
-      await testApp.app.inject({ method: 'GET', url: `/v1/agents/${randomUUID()}` });
+      await testApp.app.inject({
+        method: 'GET',
+        url: `/v1/agents/${randomUUID()}`,
+        headers: testApp.admin.headers,
+      });
     }
     await testApp.app.inject({ method: 'GET', url: `/unknown/${randomUUID()}` });
     const counts = (await scrape(testApp)).filter(
@@ -62,7 +66,9 @@ describe('metrics and error tracking', () => {
 
   it('shows no request in flight once requests are answered', async () => {
     await Promise.all(
-      Array.from({ length: 20 }, () => testApp.app.inject({ method: 'GET', url: '/v1/agents' })),
+      Array.from({ length: 20 }, () =>
+        testApp.app.inject({ method: 'GET', url: '/v1/agents', headers: testApp.admin.headers }),
+      ),
     );
     const active = (await scrape(testApp)).find((s) => s.name === 'http_server_active_requests');
     // The scrape itself is in flight while metrics are collected.
@@ -78,11 +84,21 @@ describe('metrics and error tracking', () => {
       errorResponse = await testApp.app.inject({
         method: 'GET',
         url: '/v1/agents',
-        headers: { traceparent: TRACEPARENT },
+        headers: { ...testApp.admin.headers, traceparent: TRACEPARENT },
       });
-      for (let i = 0; i < 2; i++) await testApp.app.inject({ method: 'GET', url: '/v1/agents' });
+      for (let i = 0; i < 2; i++)
+        await testApp.app.inject({
+          method: 'GET',
+          url: '/v1/agents',
+          headers: testApp.admin.headers,
+        });
       // A client error: never reported.
-      await testApp.app.inject({ method: 'POST', url: '/v1/agents', payload: { name: '' } });
+      await testApp.app.inject({
+        method: 'POST',
+        url: '/v1/agents',
+        headers: testApp.admin.headers,
+        payload: { name: '' },
+      });
     });
 
     it('answers 500 without internals', () => {
@@ -90,7 +106,11 @@ describe('metrics and error tracking', () => {
     });
 
     it('counts them in /v1/admin/errors with a rate', async () => {
-      const res = await testApp.app.inject({ method: 'GET', url: '/v1/admin/errors' });
+      const res = await testApp.app.inject({
+        method: 'GET',
+        url: '/v1/admin/errors',
+        headers: testApp.admin.headers,
+      });
       expect(res.statusCode).toBe(200);
       const snapshot = res.json<{
         failedRequests: number;

@@ -420,15 +420,20 @@ describe('AuditService', () => {
       expect(await repository.count()).toBe(1);
     });
 
-    it('prunes at bootstrap and then every interval until shutdown', async () => {
+    it('prunes a minute after bootstrap and then every interval until shutdown', async () => {
       jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-      const service = createService({ retentionDays: 1, pruneIntervalMs: 60_000 });
+      const service = createService({ retentionDays: 1, pruneIntervalMs: 120_000 });
       const prune = jest.spyOn(service, 'prune').mockResolvedValue(0);
+      const settle = async () => {
+        await Promise.resolve();
+        await new Promise((resolve) => setImmediate(resolve));
+      };
 
       service.onApplicationBootstrap();
+      expect(prune).not.toHaveBeenCalled();
+      jest.advanceTimersByTime(60_000);
       expect(prune).toHaveBeenCalledTimes(1);
-      await Promise.resolve();
-      await new Promise((resolve) => setImmediate(resolve));
+      await settle();
       jest.advanceTimersByTime(60_000);
       expect(prune).toHaveBeenCalledTimes(2);
 
@@ -437,10 +442,28 @@ describe('AuditService', () => {
       expect(prune).toHaveBeenCalledTimes(2);
     });
 
+    it('does not prune before the database is open', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+      const service = createService({ retentionDays: 1, pruneIntervalMs: 60_000 });
+      const prune = jest.spyOn(service, 'prune').mockResolvedValue(0);
+      const connection = repository.manager.connection as { isInitialized: boolean };
+      connection.isInitialized = false;
+      try {
+        service.onApplicationBootstrap();
+        jest.advanceTimersByTime(60_000);
+        expect(prune).not.toHaveBeenCalled();
+      } finally {
+        connection.isInitialized = true;
+      }
+      await service.onApplicationShutdown();
+    });
+
     it('logs a failed background prune', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
       const service = createService({ retentionDays: 1 });
       jest.spyOn(service, 'prune').mockRejectedValue(new Error('locked'));
       service.onApplicationBootstrap();
+      jest.advanceTimersByTime(60_000);
       await service.onApplicationShutdown();
       expect(warnLog).toHaveBeenCalledWith(expect.stringContaining('locked'));
     });

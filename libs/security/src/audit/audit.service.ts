@@ -23,6 +23,8 @@ export const AUDIT_QUERY_MAX_LIMIT = 200;
 
 /** Rows per INSERT: 10 columns each stays far below SQLite's and PostgreSQL's parameter caps. */
 const INSERT_BATCH_SIZE = 200;
+/** The first prune waits this long (or one interval if shorter) after bootstrap. */
+const FIRST_PRUNE_DELAY_MS = 60_000;
 const DAY_MS = 86_400_000;
 
 export interface AuditQueryFilters {
@@ -64,6 +66,7 @@ export class AuditService
   private droppedInBurst = 0;
   private droppedTotal = 0;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private firstPrune: NodeJS.Timeout | undefined;
   private pruning: Promise<number> | undefined;
 
   constructor(
@@ -158,7 +161,11 @@ export class AuditService
     this.pruneTimer = setInterval(() => this.pruneInBackground(), this.options.pruneIntervalMs);
     this.pruneTimer.unref();
     // Apps restarted more often than the interval would otherwise never prune.
-    this.pruneInBackground();
+    this.firstPrune = setTimeout(
+      () => this.pruneInBackground(),
+      Math.min(FIRST_PRUNE_DELAY_MS, this.options.pruneIntervalMs),
+    );
+    this.firstPrune.unref();
   }
 
   /** Writes the queue while the database connection is still open (it closes on shutdown). */
@@ -172,12 +179,14 @@ export class AuditService
 
   private async stop(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.firstPrune) clearTimeout(this.firstPrune);
     this.pruneTimer = undefined;
     await Promise.allSettled([this.pruning, this.flush()]);
   }
 
   private pruneInBackground(): void {
-    if (this.pruning) return;
+    // Apps that open their database after bootstrap (a startup check) prune on the next tick.
+    if (this.pruning || !this.repository.manager.connection.isInitialized) return;
     this.pruning = this.prune()
       .then((deleted) => {
         if (deleted > 0) this.logger.log(`Pruned ${deleted} audit events`);

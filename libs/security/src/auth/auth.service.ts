@@ -61,7 +61,12 @@ export class AuthService {
     const base = { actor: `email:${account}`, ip: meta.ip, userAgent: meta.userAgent };
     const lock = await this.lockout.check(account, meta.ip);
     if (lock.locked) {
-      this.audit.record({ ...base, type: 'auth.login.locked', details: { scope: lock.scope } });
+      // Not counted as another failure: that would extend the lock (LoginLockoutService).
+      this.audit.record({
+        ...base,
+        type: 'auth.login.failed',
+        details: { reason: 'locked', scope: lock.scope },
+      });
       throw new LoginLockedError(lock.retryAfterSec);
     }
     const user = await this.users.findByEmail(account);
@@ -76,15 +81,8 @@ export class AuthService {
         tenantId: user?.tenantId,
         details: { reason },
       });
-      const after = await this.lockout.recordFailure(account, meta.ip);
-      if (after.locked) {
-        this.audit.record({
-          ...base,
-          type: 'auth.login.locked',
-          tenantId: user?.tenantId,
-          details: { scope: after.scope, retryAfterSec: after.retryAfterSec },
-        });
-      }
+      // Records `auth.login.locked` itself when this failure starts a lock.
+      await this.lockout.recordFailure(account, meta.ip);
       throw new InvalidCredentialsError();
     }
     await this.lockout.recordSuccess(account);

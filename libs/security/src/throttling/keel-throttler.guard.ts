@@ -52,6 +52,7 @@ interface RequestThrottleState {
  * @nestjs/throttler keeps the route's `@Throttle()` values under these metadata keys
  * (not exported from its package root).
  */
+const THROTTLER_SKIP_KEY = 'THROTTLER:SKIP';
 const THROTTLER_LIMIT = 'THROTTLER:LIMIT';
 const THROTTLER_TTL = 'THROTTLER:TTL';
 
@@ -92,6 +93,19 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
       maxKeys: 10_000,
       sweepIntervalMs: 0,
     });
+  }
+
+  /**
+   * A plain `@SkipThrottle()` marks the throttler named `default`; Keel's throttlers are
+   * named, so it is read as "skip every limit" (`@SkipThrottle({ burst: true })` still
+   * skips one).
+   */
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    const skipAll = this.reflector.getAllAndOverride<boolean | undefined>(
+      `${THROTTLER_SKIP_KEY}default`,
+      [context.getHandler(), context.getClass()],
+    );
+    return skipAll === true || (await super.shouldSkip(context));
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
