@@ -4,7 +4,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../src/app.factory';
 import { loadConfig } from '../src/config';
 import type { TestApp } from './support/test-app';
-import { startTestApp } from './support/test-app';
+import { startTestApp, TEST_ADMIN, TEST_JWT_SECRET } from './support/test-app';
 import type { TestDatabase } from './support/test-database';
 import { createTestDatabase } from './support/test-database';
 
@@ -62,6 +62,11 @@ describe('probes', () => {
           status: 'succeeded',
           dependsOn: ['database'],
         }),
+        expect.objectContaining({
+          name: 'bootstrap-admin',
+          status: 'succeeded',
+          dependsOn: ['migrations'],
+        }),
       ],
     });
   });
@@ -101,6 +106,9 @@ describe('probes before startup completes', () => {
         NODE_ENV: 'test',
         LOG_LEVEL: 'fatal',
         SHUTDOWN_DRAIN_DELAY_MS: '0',
+        JWT_SECRET: TEST_JWT_SECRET,
+        ADMIN_EMAIL: TEST_ADMIN.email,
+        ADMIN_PASSWORD: TEST_ADMIN.password,
         ...database.env,
       }),
     );
@@ -123,7 +131,15 @@ describe('probes before startup completes', () => {
 
     await app.get(StartupOrchestrator).run();
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/v1/agents' })).statusCode).toBe(200);
+    const login = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: TEST_ADMIN });
+    expect(login.statusCode).toBe(200);
+    const token = login.json<{ access_token: string }>().access_token;
+    const later = await app.inject({
+      method: 'GET',
+      url: '/v1/agents',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(later.statusCode).toBe(200);
   });
 });
 

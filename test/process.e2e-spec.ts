@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { freePort, MAIN, spawnNode, waitForStatus } from './support/service-process';
+import { TEST_ADMIN } from './support/test-app';
 import type { TestDatabase } from './support/test-database';
 import { createTestDatabase } from './support/test-database';
 
@@ -56,8 +57,12 @@ describe('the service process', () => {
     const port = await freePort();
     const { child, exited } = spawnNode(MAIN, { PORT: String(port), HOST: '127.0.0.1' }, dir);
     try {
-      await waitForStatus(`http://127.0.0.1:${port}/v1/agents`, 200, 10_000);
+      // Ready only once the database is open and migrated.
+      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 10_000);
       expect(existsSync(join(dir, 'data', 'keel.sqlite'))).toBe(true);
+      // The API is served, and guarded even with no configuration.
+      const agents = await fetch(`http://127.0.0.1:${port}/v1/agents`);
+      expect(agents.status).toBe(401);
     } finally {
       child.kill('SIGTERM');
       await exited;
@@ -73,11 +78,25 @@ describe('the service process', () => {
       NODE_ENV: 'production',
       JWT_SECRET_FILE: secretFile,
       ALLOW_SQLITE_IN_PRODUCTION: 'true',
+      ADMIN_EMAIL: TEST_ADMIN.email,
+      ADMIN_PASSWORD: TEST_ADMIN.password,
       PORT: String(port),
       HOST: '127.0.0.1',
     });
     try {
-      await waitForStatus(`http://127.0.0.1:${port}/v1/agents`, 200, 10_000);
+      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 10_000);
+      // A token signed and verified with the secret from the file.
+      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(TEST_ADMIN),
+      });
+      expect(login.status).toBe(200);
+      const { access_token: token } = (await login.json()) as { access_token: string };
+      const agents = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(agents.status).toBe(200);
       const docs = await fetch(`http://127.0.0.1:${port}/docs`);
       expect(docs.status).toBe(404);
     } finally {
@@ -105,7 +124,10 @@ describe('the service process', () => {
   it('applies migrations with db:migrate, once', async () => {
     const env = { ...database.env };
     const first = await spawnNode(MIGRATE, env, dir).exited;
-    expect([first.code, first.stdout]).toEqual([0, expect.stringContaining('Applied 1 migration')]);
+    expect([first.code, first.stdout]).toEqual([
+      0,
+      expect.stringContaining('Applied 6 migration(s)'),
+    ]);
     const second = await spawnNode(MIGRATE, env, dir).exited;
     expect([second.code, second.stdout]).toEqual([
       0,

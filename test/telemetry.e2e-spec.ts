@@ -1,6 +1,7 @@
 import type { OtlpSink } from './support/otlp-sink';
 import { startOtlpSink } from './support/otlp-sink';
 import { freePort, MAIN, spawnNode, waitForStatus } from './support/service-process';
+import { TEST_ADMIN, TEST_JWT_SECRET } from './support/test-app';
 import type { TestDatabase } from './support/test-database';
 import { createTestDatabase } from './support/test-database';
 
@@ -37,17 +38,29 @@ describe('telemetry of the running service', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_SERVICE_NAME: 'keel-e2e',
       METRICS_EXEMPLARS: 'true',
+      JWT_SECRET: TEST_JWT_SECRET,
+      ADMIN_EMAIL: TEST_ADMIN.email,
+      ADMIN_PASSWORD: TEST_ADMIN.password,
     });
     let response: Response;
+    let token = '';
     try {
-      await waitForStatus(`http://127.0.0.1:${port}/v1/agents`, 200, 15_000);
+      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
+      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(TEST_ADMIN),
+      });
+      expect(login.status).toBe(200);
+      token = ((await login.json()) as { access_token: string }).access_token;
+
+      // Credentials that pass, so the request reaches validation and is answered 400.
       response = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
         method: 'POST',
         headers: {
           traceparent: TRACEPARENT,
           'content-type': 'application/json',
-          authorization: `Bearer ${CANARY}`,
-          'x-api-key': CANARY,
+          authorization: `Bearer ${token}`,
           cookie: `session=${CANARY}`,
         },
         body: JSON.stringify({
@@ -68,10 +81,30 @@ describe('telemetry of the running service', () => {
         resource: expect.objectContaining({ 'service.name': 'keel-e2e' }),
       });
 
+      // Canaries as credentials: refused (the API key header wins), and logged nowhere.
+      const refused = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${CANARY}`,
+          'x-api-key': CANARY,
+          cookie: `session=${CANARY}`,
+        },
+        body: JSON.stringify({ name: 'refused', password: CANARY }),
+      });
+      expect(refused.status).toBe(401);
+      const refusedBearer = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
+        headers: { authorization: `Bearer ${CANARY}` },
+      });
+      expect(refusedBearer.status).toBe(401);
+
       // Spans of work done inside the request are children of the server span.
       const listTrace = '1234567890abcdef1234567890abcdef';
       const list = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
-        headers: { traceparent: `00-${listTrace}-1234567890abcdef-01` },
+        headers: {
+          traceparent: `00-${listTrace}-1234567890abcdef-01`,
+          authorization: `Bearer ${token}`,
+        },
       });
       expect(list.status).toBe(200);
       const [server] = await sink.waitForSpans(
@@ -100,6 +133,8 @@ describe('telemetry of the running service', () => {
     }
     const { stdout, stderr } = await exited;
     expect(stdout + stderr).not.toContain(CANARY);
+    expect(stdout + stderr).not.toContain(token);
+    expect(stdout + stderr).not.toContain(TEST_ADMIN.password);
     const lines = stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))

@@ -50,7 +50,11 @@ describe('readiness follows the database', () => {
     await proxy.restore();
     const recoveredInMs = await waitFor('ready', 200, 10_000);
     expect(recoveredInMs).toBeLessThan(10_000);
-    const list = await testApp.app.inject({ method: 'GET', url: '/v1/agents' });
+    const list = await testApp.app.inject({
+      method: 'GET',
+      url: '/v1/agents',
+      headers: testApp.admin.headers,
+    });
     expect(list.statusCode).toBe(200);
   });
 });

@@ -1,0 +1,76 @@
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { freePort } from './service-process';
+
+export interface OwnRedis {
+  port: number;
+  url: string;
+  /** Kills the server (SIGKILL: an outage, not a shutdown). */
+  kill(): Promise<void>;
+}
+
+/**
+ * A `redis-server` of the test's own on a free loopback port, to kill without touching the
+ * shared one. A missing binary fails the test: this suite does not skip.
+ */
+export async function startOwnRedis(): Promise<OwnRedis> {
+  let binary: string;
+  try {
+    binary = execFileSync('which', ['redis-server'], { encoding: 'utf8' }).trim();
+  } catch {
+    throw new Error('This suite needs redis-server on PATH to start its own Redis');
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'keel-redis-'));
+  const child: ChildProcess = spawn(
+    binary,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { Redis } = await import('ioredis');
+  const started = Date.now();
+  for (;;) {
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      break;
+    } catch {
+      probe.disconnect();
+      if (Date.now() - started > 5_000) throw new Error(`redis-server on ${port} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
