@@ -66,7 +66,7 @@ describe('JWT attack suite (RS256 service)', () => {
   });
 
   const attacks: [string, () => Promise<string>][] = [
-    ['alg none', async () => new UnsecuredJWT({ ...claims }).encode()],
+    ['alg none', () => Promise.resolve(new UnsecuredJWT({ ...claims }).encode())],
     [
       'HS256 signed with the RS public key',
       () => signed({}, keys.publicKey, { alg: 'HS256', kid: 'k1' }),
@@ -106,7 +106,7 @@ describe('JWT attack suite (RS256 service)', () => {
     });
     try {
       const [header] = other.admin.token.split('.');
-      expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toMatchObject({
+      expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({
         alg: 'ES256',
       });
       const res = await other.app.inject({

@@ -203,7 +203,24 @@ describe('admin API', () => {
     expect(session.statusCode).toBe(200);
     const refreshToken = session.json<{ refresh_token: string }>().refresh_token;
 
+    const carolAuth = {
+      authorization: `Bearer ${session.json<{ access_token: string }>().access_token}`,
+    };
+    const carolKey = (
+      await testApp.app.inject({
+        method: 'POST',
+        url: '/v1/api-keys',
+        headers: carolAuth,
+        payload: { name: 'carol', scopes: ['agents:read'] },
+      })
+    ).json<{ key: string }>().key;
+    const withKey = () =>
+      testApp.app.inject({ method: 'GET', url: '/v1/agents', headers: { 'x-api-key': carolKey } });
+    expect((await withKey()).statusCode).toBe(200);
+
     const disabled = await admin('PATCH', `/v1/admin/users/${carol.id}`, { disabled: true });
+    // Her API keys die with her account.
+    expect((await withKey()).statusCode).toBe(401);
     expect(disabled.json()).toMatchObject({ disabled: true });
     const refresh = await testApp.app.inject({
       method: 'POST',

@@ -45,8 +45,17 @@ export interface PostgresDatabaseConfig {
 export type DatabaseConfig = SqliteDatabaseConfig | PostgresDatabaseConfig;
 
 export type JwtKeyConfig =
-  | { kind: 'hs256'; secret: string; /** No JWT_SECRET: a random one for this process. */ generated: boolean }
-  | { kind: 'rs256' | 'es256'; privateKeyPem: string | undefined; publicKeyPem: string; kid: string | undefined }
+  | {
+      kind: 'hs256';
+      secret: string;
+      /** No JWT_SECRET: a random one for this process. */ generated: boolean;
+    }
+  | {
+      kind: 'rs256' | 'es256';
+      privateKeyPem: string | undefined;
+      publicKeyPem: string;
+      kid: string | undefined;
+    }
   | { kind: 'jwks'; url: string; tenantClaim: string; rolesClaim: string };
 
 export interface SecurityConfig {

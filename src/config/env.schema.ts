@@ -85,8 +85,14 @@ export const envSchema = z.object({
   ALLOW_SQLITE_IN_PRODUCTION: bool.default(false),
   JWT_SECRET: z.string().optional(),
   JWT_ALGORITHM: z.enum(['HS256', 'RS256', 'ES256']).default('HS256'),
-  JWT_PRIVATE_KEY: z.string().includes('PRIVATE KEY', { error: 'must be a PEM private key' }).optional(),
-  JWT_PUBLIC_KEY: z.string().includes('PUBLIC KEY', { error: 'must be a PEM public key' }).optional(),
+  JWT_PRIVATE_KEY: z
+    .string()
+    .includes('PRIVATE KEY', { error: 'must be a PEM private key' })
+    .optional(),
+  JWT_PUBLIC_KEY: z
+    .string()
+    .includes('PUBLIC KEY', { error: 'must be a PEM public key' })
+    .optional(),
   JWT_KEY_ID: z.string().min(1).max(128).optional(),
   JWT_JWKS_URL: httpUrl.optional(),
   JWT_TENANT_CLAIM: z.string().min(1).default('tenant_id'),
@@ -112,12 +118,16 @@ export const envSchema = z.object({
         .filter(Boolean),
     )
     .default([]),
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+    .optional(),
   RATE_LIMIT_BURST_LIMIT: int(1, 1_000_000_000).default(50),
   RATE_LIMIT_BURST_WINDOW_MS: int(100, 86_400_000).default(1_000),
   RATE_LIMIT_SUSTAINED_LIMIT: int(1, 1_000_000_000).default(1_000),
   RATE_LIMIT_SUSTAINED_WINDOW_MS: int(1_000, 86_400_000).default(60_000),
-  RATE_LIMIT_ON_REDIS_FAILURE: z.enum(['fail-open-local', 'fail-closed']).default('fail-open-local'),
+  RATE_LIMIT_ON_REDIS_FAILURE: z
+    .enum(['fail-open-local', 'fail-closed'])
+    .default('fail-open-local'),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: int(1, 1_000).default(5),
   LOGIN_MAX_FAILURES_PER_IP: int(1, 100_000).default(20),
   AUDIT_RETENTION_DAYS: int(0, 3_650).default(90),

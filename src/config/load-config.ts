@@ -113,7 +113,11 @@ function toSecurityConfig(env: Env): SecurityConfig {
     },
     bootstrapAdmin:
       env.ADMIN_EMAIL !== undefined && env.ADMIN_PASSWORD !== undefined
-        ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD, tenantName: env.ADMIN_TENANT_NAME }
+        ? {
+            email: env.ADMIN_EMAIL,
+            password: env.ADMIN_PASSWORD,
+            tenantName: env.ADMIN_TENANT_NAME,
+          }
         : undefined,
     adminAllowedCidrs: env.ADMIN_ALLOWED_CIDRS,
     redisUrl: env.REDIS_URL,

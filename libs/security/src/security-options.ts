@@ -125,7 +125,10 @@ export function resolveSecurityOptions(options: SecurityModuleOptions): Resolved
   const loginLockout = attempt('loginLockout', () =>
     resolveLoginLockoutOptions(options.loginLockout ?? {}),
   );
-  const adminAllowList = attempt('adminAllowList', () => new IpAllowList(options.adminAllowList ?? []));
+  const adminAllowList = attempt(
+    'adminAllowList',
+    () => new IpAllowList(options.adminAllowList ?? []),
+  );
   const audit = attempt('audit', () => resolveAuditOptions(options.audit ?? {}));
   const apiKeys = attempt('apiKeys', () => resolveApiKeysOptions(options.apiKeys ?? {}));
   const bootstrap = options.bootstrapAdmin;

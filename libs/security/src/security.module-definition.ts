@@ -1,7 +1,7 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 
-import { SECURITY_MODULE_OPTIONS } from './security.constants';
 import type { SecurityModuleOptions } from './security-options';
+import { SECURITY_MODULE_OPTIONS } from './security.constants';
 
 export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } =
   new ConfigurableModuleBuilder<SecurityModuleOptions>({

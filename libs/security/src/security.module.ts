@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { getOptionsToken, getStorageToken } from '@nestjs/throttler';
 import type { ThrottlerModuleOptions } from '@nestjs/throttler';
+import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { AdminTenantsController } from './admin/admin-tenants.controller';
 import { AdminUsersController } from './admin/admin-users.controller';
@@ -23,11 +23,11 @@ import {
 } from './login-protection';
 import { ADMIN_IP_ALLOW_LIST, IpAllowListGuard } from './network';
 import { RateLimitStore } from './rate-limit';
+import type { ResolvedSecurityOptions, SecurityModuleOptions } from './security-options';
+import { resolveSecurityOptions } from './security-options';
 import { SECURITY_MODULE_OPTIONS, SECURITY_OPTIONS } from './security.constants';
 import { SECURITY_ENTITIES } from './security.entities';
 import { ConfigurableModuleClass } from './security.module-definition';
-import type { ResolvedSecurityOptions, SecurityModuleOptions } from './security-options';
-import { resolveSecurityOptions } from './security-options';
 import { TenantsService } from './tenants/tenants.service';
 import {
   createRateLimitStore,
@@ -86,12 +86,9 @@ const fromOptions = <T>(provide: unknown, pick: (o: Resolved) => T) => ({
       inject: [RateLimitStore],
       useFactory: (store: RateLimitStore) => new SlidingWindowThrottlerStorage(store),
     },
-    fromOptions(
-      getOptionsToken(),
-      (o): ThrottlerModuleOptions => ({
-        throttlers: o.rateLimit.rules.map((rule) => ({ ...rule })),
-      }),
-    ),
+    fromOptions(getOptionsToken(), (o): ThrottlerModuleOptions => ({
+      throttlers: o.rateLimit.rules.map((rule) => ({ ...rule })),
+    })),
     PasswordHasher,
     JwtService,
     AuditService,

@@ -1,3 +1,5 @@
+import type { Principal } from '@keel/security';
+import { CurrentPrincipal, Scopes } from '@keel/security';
 import {
   Body,
   Controller,
@@ -24,9 +26,6 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-
-import type { Principal } from '@keel/security';
-import { CurrentPrincipal, Scopes } from '@keel/security';
 
 import type { AgentDefinitionEntity } from './agent-definition.entity';
 import { AgentDefinitionsService } from './agent-definitions.service';

@@ -24,7 +24,6 @@ import { AuditService } from '../audit/audit.service';
 import { CurrentPrincipal, Roles, Scopes } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { IpRestricted } from '../network';
-import type { TenantEntity } from '../tenants/tenant.entity';
 import {
   CreateTenantDto,
   PageQueryDto,
@@ -32,6 +31,7 @@ import {
   TenantPageDto,
   UpdateTenantDto,
 } from '../tenants/dto/tenant.dto';
+import type { TenantEntity } from '../tenants/tenant.entity';
 import { TenantsService } from '../tenants/tenants.service';
 
 const idPipe = new ParseUUIDPipe({ version: '4' });

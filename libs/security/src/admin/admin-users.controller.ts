@@ -25,6 +25,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 
+import { ApiKeysService } from '../api-keys/api-keys.service';
 import type { AuditEventType } from '../audit/audit-event';
 import { AuditService } from '../audit/audit.service';
 import { CurrentPrincipal, Roles, Scopes } from '../auth/auth.decorators';
@@ -42,6 +43,10 @@ import type { UserEntity } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 
 const idPipe = new ParseUUIDPipe({ version: '4' });
+
+function actorOf(principal: Principal): string {
+  return principal.apiKeyId ? `api-key:${principal.apiKeyId}` : `user:${principal.userId}`;
+}
 
 function toDto(user: UserEntity): UserDto {
   return {
@@ -66,6 +71,7 @@ export class AdminUsersController {
   constructor(
     private readonly users: UsersService,
     private readonly auth: AuthService,
+    private readonly apiKeys: ApiKeysService,
     private readonly audit: AuditService,
   ) {}
 
@@ -117,6 +123,7 @@ export class AdminUsersController {
     if (body.disabled === true || body.password !== undefined) {
       await this.auth.revokeAllForUser(id);
     }
+    if (body.disabled === true) await this.apiKeys.revokeAllOfUser(id, actorOf(actor));
     this.recordChange('admin.user.updated', actor, request, user, {
       roles: body.roles?.join(' ') ?? null,
       disabled: body.disabled ?? null,
@@ -137,6 +144,7 @@ export class AdminUsersController {
   ): Promise<void> {
     const user = await this.users.get(id);
     await this.users.remove(id);
+    await this.apiKeys.revokeAllOfUser(id, actorOf(actor));
     this.recordChange('admin.user.deleted', actor, request, user, {});
   }
 
@@ -149,7 +157,7 @@ export class AdminUsersController {
   ): void {
     this.audit.record({
       type,
-      actor: actor.apiKeyId ? `api-key:${actor.apiKeyId}` : `user:${actor.userId}`,
+      actor: actorOf(actor),
       tenantId: user.tenantId,
       target: `user:${user.id}`,
       ip: request.ip,

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 
-import { SECURITY_OPTIONS } from '../security.constants';
 import type { ResolvedSecurityOptions } from '../security-options';
+import { SECURITY_OPTIONS } from '../security.constants';
 import { BOOTSTRAP_TENANT_ID } from '../tenants/tenant.entity';
 import { TenantsService } from '../tenants/tenants.service';
 import { UsersService } from '../users/users.service';

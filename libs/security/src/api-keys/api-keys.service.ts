@@ -241,6 +241,33 @@ export class ApiKeysService implements BeforeApplicationShutdown {
   }
 
   /**
+   * Revokes every active key a user created (the user was disabled or deleted); returns how
+   * many. Other replicas stop accepting them within `cacheTtlMs`.
+   */
+  async revokeAllOfUser(userId: string, actor: string): Promise<number> {
+    const keys = await this.repository.find({
+      select: { id: true, prefix: true, tenantId: true },
+      where: { userId, revokedAt: IsNull() },
+    });
+    if (keys.length === 0) return 0;
+    await this.repository.update(
+      { userId, revokedAt: IsNull() },
+      { revokedAt: new Date(this.clock.now()) },
+    );
+    for (const key of keys) {
+      this.evict(key.prefix);
+      this.audit.record({
+        type: 'api_key.revoked',
+        actor,
+        tenantId: key.tenantId,
+        target: `api-key:${key.id}`,
+        details: { reason: 'user_disabled_or_deleted' },
+      });
+    }
+    return keys.length;
+  }
+
+  /**
    * The principal a presented key stands for, or `null` when the key is malformed, unknown,
    * wrong, revoked or expired. A database failure while looking a key up is thrown, so it
    * is not mistaken for a bad key.

@@ -1,4 +1,9 @@
-import { ForbiddenException, HttpException, HttpStatus, UnauthorizedException } from '@nestjs/common';
+import {
+  ForbiddenException,
+  HttpException,
+  HttpStatus,
+  UnauthorizedException,
+} from '@nestjs/common';
 
 /** Same answer for an unknown email, a wrong password and a disabled user. */
 export class InvalidCredentialsError extends UnauthorizedException {

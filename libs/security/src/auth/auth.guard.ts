@@ -7,8 +7,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { AuditService } from '../audit/audit.service';
 import { AUTH_STRATEGY } from '../security.constants';
-import { InsufficientRightsError, InvalidCredentialError } from './auth.errors';
 import { Public, Roles, Scopes } from './auth.decorators';
+import { InsufficientRightsError, InvalidCredentialError } from './auth.errors';
 import type { Principal } from './principal';
 
 type AuthenticatedRequest = FastifyRequest & { user?: Principal };
@@ -48,7 +48,8 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
     const scopes = this.reflector.getAllAndOverride(Scopes, targets);
     if (scopes && principal.scopes !== null) {
       const missing = scopes.filter((scope) => !principal.scopes!.includes(scope));
-      if (missing.length > 0) this.deny(request, principal, `needs the scopes ${missing.join(', ')}`);
+      if (missing.length > 0)
+        this.deny(request, principal, `needs the scopes ${missing.join(', ')}`);
     }
     return true;
   }
@@ -62,8 +63,7 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
   ): TUser {
     if (!error && user) return user;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const failure =
-      error instanceof HttpException ? error : new InvalidCredentialError();
+    const failure = error instanceof HttpException ? error : new InvalidCredentialError();
     if (failure.getStatus() === 401) {
       context
         .switchToHttp()

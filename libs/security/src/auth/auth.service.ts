@@ -9,8 +9,8 @@ import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../credentials';
 import { JwtService } from '../jwt';
 import { LoginLockoutService } from '../login-protection';
-import { SECURITY_OPTIONS } from '../security.constants';
 import type { ResolvedSecurityOptions } from '../security-options';
+import { SECURITY_OPTIONS } from '../security.constants';
 import type { UserEntity } from '../users/user.entity';
 import { normaliseEmail, UsersService } from '../users/users.service';
 import {
@@ -19,8 +19,8 @@ import {
   LocalSignInDisabledError,
   LoginLockedError,
 } from './auth.errors';
-import { RefreshTokenEntity } from './refresh-token.entity';
 import { generateRefreshToken, parseRefreshToken, refreshSecretMatches } from './refresh-token';
+import { RefreshTokenEntity } from './refresh-token.entity';
 
 export interface TokenPair {
   accessToken: string;
@@ -119,7 +119,11 @@ export class AuthService {
         );
     if (!spent.affected) {
       await this.revokeFamily(row.familyId, now);
-      this.audit.record({ ...base, type: 'auth.token.reused', target: `token-family:${row.familyId}` });
+      this.audit.record({
+        ...base,
+        type: 'auth.token.reused',
+        target: `token-family:${row.familyId}`,
+      });
       throw new InvalidRefreshTokenError();
     }
     const user = await this.users.findById(row.userId);

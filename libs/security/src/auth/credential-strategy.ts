@@ -31,7 +31,8 @@ export class CredentialStrategy extends PassportStrategy(Strategy, AUTH_STRATEGY
   async validate(request: FastifyRequest): Promise<Principal> {
     const headerKey = request.headers['x-api-key'];
     const authorization = request.headers.authorization;
-    if (typeof headerKey === 'string' && headerKey !== '') return this.fromApiKey(headerKey, request);
+    if (typeof headerKey === 'string' && headerKey !== '')
+      return this.fromApiKey(headerKey, request);
     if (typeof authorization !== 'string' || authorization === '') {
       throw new MissingCredentialsError();
     }

@@ -22,7 +22,7 @@ export function generateRefreshToken(): NewRefreshToken {
 
 export function parseRefreshToken(token: string): { id: string; secret: string } | null {
   const match = FORMAT.exec(token);
-  return match ? { id: match[1]!, secret: match[2]! } : null;
+  return match ? { id: match[1], secret: match[2] } : null;
 }
 
 export function refreshSecretMatches(secret: string, storedHash: string): boolean {

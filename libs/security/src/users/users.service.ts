@@ -91,7 +91,8 @@ export class UsersService {
     const user = await this.get(id);
     if (changes.roles !== undefined) user.roles = [...new Set(changes.roles)];
     if (changes.disabled !== undefined) user.disabled = changes.disabled;
-    if (changes.password !== undefined) user.passwordHash = await this.hasher.hash(changes.password);
+    if (changes.password !== undefined)
+      user.passwordHash = await this.hasher.hash(changes.password);
     user.updatedAt = new Date(this.clock.now());
     await this.users.update(
       { id },
