@@ -13,6 +13,7 @@ import {
   readSettings,
   round2,
   run,
+  signIn,
   runInfo,
   startNode,
   waitUntilOk,
@@ -52,8 +53,9 @@ async function main() {
     keelEnv(tmpDir, keelPort, { LOG_LEVEL: 'warn' }),
   );
   const keelUrl = `http://${HOST}:${keelPort}`;
-  await waitUntilOk(keel, `${keelUrl}/v1/agents`);
-  const agentId = await createAgent(keelUrl);
+  await waitUntilOk(keel, `${keelUrl}/health/ready`);
+  const auth = await signIn(keelUrl);
+  const agentId = await createAgent(keelUrl, auth);
 
   const barePort = await freePort();
   const bare = startNode('bare-fastify', ['bench/servers/bare-fastify.mjs'], {
@@ -63,7 +65,12 @@ async function main() {
   await waitUntilOk(bare, `${bareUrl}/hello`);
 
   const targets = [
-    { key: 'keel', label: 'Keel `GET /v1/agents/:id`', url: `${keelUrl}/v1/agents/${agentId}` },
+    {
+      key: 'keel',
+      label: 'Keel `GET /v1/agents/:id` (JWT, rate-limited)',
+      url: `${keelUrl}/v1/agents/${agentId}`,
+      headers: auth,
+    },
     { key: 'bare', label: 'bare Fastify `GET /hello`', url: `${bareUrl}/hello` },
   ].map((t) => ({ ...t, runs: [] }));
 

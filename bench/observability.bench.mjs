@@ -23,6 +23,7 @@ import {
   runInfo,
   sleep,
   startNode,
+  signIn,
   waitUntilOk,
   writeResults,
 } from './lib/harness.mjs';
@@ -247,9 +248,11 @@ async function main() {
     config.setupRequests = 0;
   }
   for (const config of configs) {
-    await waitUntilOk(config.proc, `${config.baseUrl}/v1/agents`);
-    const agentId = await createAgent(config.baseUrl);
-    config.setupRequests = 2; // the readiness GET that answered 200, and the POST
+    await waitUntilOk(config.proc, `${config.baseUrl}/health/ready`);
+    config.headers = await signIn(config.baseUrl);
+    const agentId = await createAgent(config.baseUrl, config.headers);
+    // The readiness GET that answered 200, the sign-in and the POST.
+    config.setupRequests = 3;
     config.url = `${config.baseUrl}/v1/agents/${agentId}`;
   }
 

@@ -102,11 +102,21 @@ export function startNode(name, args, env) {
   return proc;
 }
 
-/** The env every Keel process of a bench shares: production, SQLite in `dir`, loopback. */
+/** The admin every bench signs in as (created on first start). */
+export const BENCH_ADMIN = { email: 'bench@keel.test', password: 'bench-password-0123' };
+
+/**
+ * The env every Keel process of a bench shares: production, SQLite in `dir`, loopback, a
+ * bootstrap admin, and rate limits that run on every request but never deny.
+ */
 export function keelEnv(dir, port, extra = {}) {
   return {
     NODE_ENV: 'production',
     JWT_SECRET: randomBytes(24).toString('hex'),
+    ADMIN_EMAIL: BENCH_ADMIN.email,
+    ADMIN_PASSWORD: BENCH_ADMIN.password,
+    RATE_LIMIT_BURST_LIMIT: '1000000000',
+    RATE_LIMIT_SUSTAINED_LIMIT: '1000000000',
     ALLOW_SQLITE_IN_PRODUCTION: 'true',
     DATABASE_URL: `sqlite:${path.join(dir, 'keel.sqlite')}`,
     PORT: String(port),
@@ -154,10 +164,22 @@ export function cleanup() {
   return cleaning;
 }
 
-export async function createAgent(baseUrl) {
-  const res = await fetch(`${baseUrl}/v1/agents`, {
+/** Signs the bench admin in; returns the headers that authenticate as them. */
+export async function signIn(baseUrl) {
+  const res = await fetch(`${baseUrl}/v1/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(BENCH_ADMIN),
+  });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`POST /v1/auth/token answered ${res.status}: ${body}`);
+  return { authorization: `Bearer ${JSON.parse(body).access_token}` };
+}
+
+export async function createAgent(baseUrl, auth) {
+  const res = await fetch(`${baseUrl}/v1/agents`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...auth },
     body: JSON.stringify({ name: 'bench', instructions: 'Benchmark agent.', model: 'default' }),
   });
   const body = await res.text();
@@ -171,7 +193,7 @@ export async function createAgent(baseUrl) {
  * both runs, for checks against what the server saw.
  */
 export async function measure(target, settings, round) {
-  const opts = { url: target.url, connections: settings.connections };
+  const opts = { url: target.url, connections: settings.connections, headers: target.headers };
   // Warm-up lets V8 optimise the hot path and opens the keep-alive sockets; its numbers are dropped.
   const warm = await autocannon({ ...opts, duration: settings.warmupS });
   const r = await autocannon({ ...opts, duration: settings.durationS });

@@ -160,13 +160,13 @@ describe('JwtService with a jwks key source', () => {
 
   it('refetches when the cache is older than cacheMaxAgeMs', async () => {
     const verifier = service({ cacheMaxAgeMs: 60_000 });
-    const t = await token(rsaOne, 'rsa-1');
-    await verifier.verify(t);
+    // Distinct tokens: a token verified once is answered from the verification cache.
+    await verifier.verify(await token(rsaOne, 'rsa-1', { jti: 't0' }));
     wallClock += 59_999;
-    await verifier.verify(t);
+    await verifier.verify(await token(rsaOne, 'rsa-1', { jti: 't1' }));
     expect(jwks.fetches).toBe(1);
     wallClock += 1;
-    await verifier.verify(t);
+    await verifier.verify(await token(rsaOne, 'rsa-1', { jti: 't2' }));
     expect(jwks.fetches).toBe(2);
   });
 

@@ -24,6 +24,7 @@ describe('resolveJwtOptions', () => {
       ...base,
       clockToleranceSec: 30,
       accessTokenTtlSec: 900,
+      verificationCacheSize: 10_000,
       key: { kind: 'hs256', secret: SECRET },
       claims: { tenant: 'tenant_id', roles: 'roles' },
     });

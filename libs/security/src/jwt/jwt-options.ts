@@ -85,6 +85,13 @@ export interface JwtVerificationOptions {
    * @default 900
    */
   accessTokenTtlSec?: number;
+  /**
+   * Tokens already verified are remembered (until they expire) so a client's next request
+   * skips the signature check, which costs ~70-180 µs on Web Crypto. Keyed by the whole
+   * token: any change to it is a miss and a full verification. 0 turns the cache off.
+   * @default 10000
+   */
+  verificationCacheSize?: number;
   /** Where keys come from: exactly one of `hs256`, `rs256`/`es256`, `jwks`. */
   key: JwtKeySource;
 }
@@ -100,6 +107,7 @@ export interface ResolvedJwtOptions {
   audience: string;
   clockToleranceSec: number;
   accessTokenTtlSec: number;
+  verificationCacheSize: number;
   key: ResolvedJwtKeySource;
   /** Claim names for tenant and roles: the configured ones for `jwks`, else the defaults. */
   claims: { tenant: string; roles: string };
@@ -130,6 +138,10 @@ export function resolveJwtOptions(options: JwtVerificationOptions): ResolvedJwtO
   if (!(Number.isSafeInteger(accessTokenTtlSec) && accessTokenTtlSec > 0))
     problems.push('accessTokenTtlSec must be a positive integer');
 
+  const verificationCacheSize = options.verificationCacheSize ?? 10_000;
+  if (!(Number.isSafeInteger(verificationCacheSize) && verificationCacheSize >= 0))
+    problems.push('verificationCacheSize must be an integer, 0 or more');
+
   const key = resolveKeySource(options.key, problems);
   if (problems.length > 0 || key === undefined) throw new InvalidJwtOptionsError(problems);
 
@@ -138,6 +150,7 @@ export function resolveJwtOptions(options: JwtVerificationOptions): ResolvedJwtO
     audience: options.audience,
     clockToleranceSec,
     accessTokenTtlSec,
+    verificationCacheSize,
     key,
     claims:
       key.kind === 'jwks'

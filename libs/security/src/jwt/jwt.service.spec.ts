@@ -216,6 +216,45 @@ describe('JwtService', () => {
     });
   });
 
+  describe('verification cache', () => {
+    const hs = (verificationCacheSize?: number) =>
+      new JwtService(
+        resolveJwtOptions({
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          key: { kind: 'hs256', secret: SECRET },
+          verificationCacheSize,
+        }),
+        clock,
+      );
+
+    it('answers a token verified before from memory, and re-checks any other text', async () => {
+      const service = hs();
+      const token = await service.sign(claims);
+      const first = await service.verify(token);
+      expect(await service.verify(token)).toBe(first);
+      const [header, payload, signature] = token.split('.');
+      const flipped = signature!.startsWith('A')
+        ? `B${signature!.slice(1)}`
+        : `A${signature!.slice(1)}`;
+      expect(await reasonOf(service.verify(`${header}.${payload}.${flipped}`))).toBe(
+        'bad_signature',
+      );
+    });
+
+    it('forgets the oldest token past its size, and can be turned off', async () => {
+      const service = hs(1);
+      const a = await service.sign(claims);
+      const b = await service.sign(claims);
+      const first = await service.verify(a);
+      await service.verify(b);
+      expect(await service.verify(a)).not.toBe(first);
+      const off = hs(0);
+      const c = await off.sign(claims);
+      expect(await off.verify(c)).not.toBe(await off.verify(c));
+    });
+  });
+
   it('is injectable with its options and an overridden clock', async () => {
     const moduleRef = await Test.createTestingModule({
       providers: [

@@ -50,6 +50,12 @@ export interface VerifiedToken {
   readonly claims: Readonly<JWTPayload>;
 }
 
+interface CachedVerification {
+  token: VerifiedToken;
+  expMs: number;
+  nbfMs: number;
+}
+
 /** Refuses huge inputs before any parsing; well above any real access token. */
 const MAX_TOKEN_LENGTH = 16_384;
 /** Claims `sign` sets itself; passing them as extras would be ambiguous. */
@@ -67,6 +73,9 @@ export class JwtService {
   private keyResolver?: JWTVerifyGetKey;
   private verificationKey?: Promise<CryptoKey>;
   private signingKey?: Promise<CryptoKey>;
+  /** Verified tokens by their full text, least recently used first (Map order). */
+  private readonly verified = new Map<string, CachedVerification>();
+  private readonly toleranceMs: number;
 
   constructor(
     @Inject(JWT_OPTIONS) private readonly options: ResolvedJwtOptions,
@@ -79,6 +88,7 @@ export class JwtService {
       audience: options.audience,
       clockTolerance: options.clockToleranceSec,
     };
+    this.toleranceMs = options.clockToleranceSec * 1000;
   }
 
   /**
@@ -136,6 +146,8 @@ export class JwtService {
   async verify(token: string): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_LENGTH)
       throw new InvalidTokenError('malformed');
+    const cached = this.fromCache(token);
+    if (cached) return cached;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.getKeyResolver(), {
@@ -147,7 +159,38 @@ export class JwtService {
     } catch (error) {
       throw toVerificationError(error);
     }
-    return this.toVerifiedToken(payload);
+    const verified = this.toVerifiedToken(payload);
+    this.remember(token, verified, payload.nbf);
+    return verified;
+  }
+
+  /** A cached verification still inside its `exp` and `nbf` (with the same tolerance). */
+  private fromCache(token: string): VerifiedToken | undefined {
+    const entry = this.verified.get(token);
+    if (!entry) return undefined;
+    const now = this.clock.now();
+    if (now - this.toleranceMs >= entry.expMs || now + this.toleranceMs < entry.nbfMs) {
+      this.verified.delete(token);
+      return undefined;
+    }
+    // Refresh its place in the LRU order.
+    this.verified.delete(token);
+    this.verified.set(token, entry);
+    return entry.token;
+  }
+
+  private remember(token: string, verified: VerifiedToken, nbf: number | undefined): void {
+    const max = this.options.verificationCacheSize;
+    if (max === 0) return;
+    if (this.verified.size >= max) {
+      const oldest = this.verified.keys().next();
+      if (!oldest.done) this.verified.delete(oldest.value);
+    }
+    this.verified.set(token, {
+      token: verified,
+      expMs: verified.expiresAt.getTime(),
+      nbfMs: nbf === undefined ? 0 : nbf * 1000,
+    });
   }
 
   private toVerifiedToken(payload: JWTPayload): VerifiedToken {
