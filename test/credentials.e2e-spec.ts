@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { SECURITY_ENTITIES } from '@keel/security';
 import { DataSource } from 'typeorm';
 
 import type { TestApp } from './support/test-app';
@@ -61,12 +62,14 @@ describe('credentials at rest and in logs', () => {
     await inject('GET', '/v1/agents', { authorization: `Bearer ${CANARY_BEARER}` });
 
     const dataSource = testApp.app.get(DataSource);
-    const stored = JSON.stringify([
-      await dataSource.query('SELECT * FROM users'),
-      await dataSource.query('SELECT * FROM api_keys'),
-      await dataSource.query('SELECT * FROM refresh_tokens'),
-      await dataSource.query('SELECT * FROM audit_events'),
-    ]);
+    // Every column of every security table (including ones entities never select).
+    const stored = JSON.stringify(
+      await Promise.all(
+        SECURITY_ENTITIES.map((entity) =>
+          dataSource.query(`SELECT * FROM ${dataSource.getMetadata(entity).tablePath}`),
+        ),
+      ),
+    );
     expect(stored).toContain('$argon2id$');
     for (const secret of [CANARY_PASSWORD, key, key.split('_')[2], token]) {
       expect(stored).not.toContain(secret);

@@ -78,6 +78,8 @@ export interface SecurityConfig {
   login: { maxFailuresPerAccount: number; maxFailuresPerIp: number };
   auditRetentionDays: number;
   apiKeyCacheTtlMs: number;
+  /** `id:base64key,...` for secrets at rest; the first key writes new ciphertexts. */
+  encryptionKeys: string | undefined;
 }
 
 export interface ObservabilityConfig {

@@ -18,6 +18,9 @@ const ratio = z.coerce
   .min(0, { error: 'must be a ratio from 0 to 1' })
   .max(1, { error: 'must be a ratio from 0 to 1' });
 
+/** `id:key`, the key 32 bytes of standard base64; the value itself is never echoed. */
+const ENCRYPTION_KEY_ENTRY = /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=$/;
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
 function parseTrustProxy(value: string, ctx: z.RefinementCtx): TrustProxy {
@@ -132,6 +135,17 @@ export const envSchema = z.object({
   LOGIN_MAX_FAILURES_PER_IP: int(1, 100_000).default(20),
   AUDIT_RETENTION_DAYS: int(0, 3_650).default(90),
   API_KEY_CACHE_TTL_MS: int(0, 300_000).default(30_000),
+  ENCRYPTION_KEYS: z
+    .string()
+    .transform((value) => value.split(',').map((entry) => entry.trim()))
+    .refine((entries) => entries.every((entry) => ENCRYPTION_KEY_ENTRY.test(entry)), {
+      error: 'must be id:base64key,... with each key 32 random bytes in base64 (44 characters)',
+    })
+    .refine((entries) => new Set(entries.map((e) => e.split(':')[0])).size === entries.length, {
+      error: 'has the same key id twice',
+    })
+    .transform((entries) => entries.join(','))
+    .optional(),
   KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(72_000),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000).default(5_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),

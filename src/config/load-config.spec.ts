@@ -123,6 +123,44 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('security settings', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+
+    it('accepts an encryption key ring and refuses malformed ones without echoing keys', () => {
+      expect(loadConfig({ ENCRYPTION_KEYS: `k2:${key}, k1:${key}` }).security.encryptionKeys).toBe(
+        `k2:${key},k1:${key}`,
+      );
+      const short = Buffer.alloc(16, 9).toString('base64');
+      for (const value of [short, `k1:${short}`, `k1:${key},k1:${key}`, `bad id:${key}`]) {
+        const problems = problemsOf({ ENCRYPTION_KEYS: value });
+        expect(problems).toEqual([expect.stringMatching(/^ENCRYPTION_KEYS: /)]);
+        expect(problems.join()).not.toContain(short);
+        expect(problems.join()).not.toContain(key);
+      }
+    });
+
+    it('needs ADMIN_EMAIL and ADMIN_PASSWORD together, and a public key for RS256', () => {
+      expect(problemsOf({ ADMIN_EMAIL: 'a@b.test' })).toEqual([
+        expect.stringMatching(/^ADMIN_EMAIL, ADMIN_PASSWORD: set both/),
+      ]);
+      expect(problemsOf({ ADMIN_EMAIL: 'a@b.test', ADMIN_PASSWORD: 'short' })).toEqual([
+        'ADMIN_PASSWORD: must be at least 12 characters',
+      ]);
+      expect(problemsOf({ JWT_ALGORITHM: 'RS256' })).toEqual([
+        'JWT_PUBLIC_KEY: is required when JWT_ALGORITHM=RS256',
+      ]);
+    });
+
+    it('signs with a random per-process secret outside production when JWT_SECRET is unset', () => {
+      const a = loadConfig({}).security.jwt.key;
+      const b = loadConfig({}).security.jwt.key;
+      expect(a).toMatchObject({ kind: 'hs256', generated: true });
+      expect(a).not.toEqual(b);
+      const idp = loadConfig({ ...PROD, JWT_SECRET: '', JWT_JWKS_URL: 'https://idp.test/jwks' });
+      expect(idp.security.jwt.key).toMatchObject({ kind: 'jwks', tenantClaim: 'tenant_id' });
+    });
+  });
+
   describe('_FILE variables', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keel-config-'));
 

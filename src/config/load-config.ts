@@ -135,6 +135,7 @@ function toSecurityConfig(env: Env): SecurityConfig {
     },
     auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     apiKeyCacheTtlMs: env.API_KEY_CACHE_TTL_MS,
+    encryptionKeys: env.ENCRYPTION_KEYS,
   };
 }
 

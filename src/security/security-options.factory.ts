@@ -1,4 +1,5 @@
 import type { SecurityModuleOptions } from '@keel/security';
+import { parseKeyRingFromEnv } from '@keel/security';
 import type { Redis } from 'ioredis';
 
 import type { SecurityConfig } from '../config';
@@ -50,5 +51,9 @@ export function securityOptionsFrom(
     audit: { retentionDays: security.auditRetentionDays },
     apiKeys: { cacheTtlMs: security.apiKeyCacheTtlMs },
     bootstrapAdmin: security.bootstrapAdmin,
+    encryption:
+      security.encryptionKeys === undefined
+        ? undefined
+        : parseKeyRingFromEnv(security.encryptionKeys),
   };
 }

@@ -11,6 +11,8 @@ import { resolveJwtOptions } from './jwt';
 import type { LoginLockoutOptions, ResolvedLoginLockoutOptions } from './login-protection';
 import { resolveLoginLockoutOptions } from './login-protection';
 import { IpAllowList } from './network';
+import type { EncryptionKeyRing, EncryptionKeyRingOptions } from './secrets';
+import { resolveKeyRing } from './secrets';
 
 /** One named rate limit: at most `limit` requests per `ttl` milliseconds. */
 export interface RateLimitRule {
@@ -63,6 +65,12 @@ export interface SecurityModuleOptions {
    * @default undefined (no bootstrap; a warning is logged while there are no users)
    */
   bootstrapAdmin?: { email: string; password: string; tenantName?: string };
+  /**
+   * Keys of `EncryptionService` (AES-256-GCM) for credentials stored at rest; without it
+   * `EncryptionService` is not available (injected as `null`).
+   * @default undefined
+   */
+  encryption?: EncryptionKeyRingOptions;
 }
 
 export interface ResolvedSecurityOptions {
@@ -78,6 +86,7 @@ export interface ResolvedSecurityOptions {
   apiKeys: ResolvedApiKeysOptions;
   passwordHasher: PasswordHasherOptions;
   bootstrapAdmin?: { email: string; password: string; tenantName: string };
+  encryption?: EncryptionKeyRing;
 }
 
 export const DEFAULT_RATE_LIMIT_RULES: readonly RateLimitRule[] = [
@@ -131,6 +140,10 @@ export function resolveSecurityOptions(options: SecurityModuleOptions): Resolved
   );
   const audit = attempt('audit', () => resolveAuditOptions(options.audit ?? {}));
   const apiKeys = attempt('apiKeys', () => resolveApiKeysOptions(options.apiKeys ?? {}));
+  const encryption =
+    options.encryption === undefined
+      ? undefined
+      : attempt('encryption', () => resolveKeyRing(options.encryption!));
   const bootstrap = options.bootstrapAdmin;
   if (bootstrap && !(bootstrap.email.includes('@') && bootstrap.password.length > 0)) {
     problems.push('bootstrapAdmin needs an email address and a password');
@@ -151,6 +164,7 @@ export function resolveSecurityOptions(options: SecurityModuleOptions): Resolved
     audit,
     apiKeys,
     passwordHasher: options.passwordHasher ?? {},
+    encryption,
     bootstrapAdmin: bootstrap && {
       email: bootstrap.email,
       password: bootstrap.password,

@@ -23,6 +23,7 @@ import {
 } from './login-protection';
 import { ADMIN_IP_ALLOW_LIST, IpAllowListGuard } from './network';
 import { RateLimitStore } from './rate-limit';
+import { EncryptionService } from './secrets';
 import type { ResolvedSecurityOptions, SecurityModuleOptions } from './security-options';
 import { resolveSecurityOptions } from './security-options';
 import { SECURITY_MODULE_OPTIONS, SECURITY_OPTIONS } from './security.constants';
@@ -67,6 +68,9 @@ const fromOptions = <T>(provide: unknown, pick: (o: Resolved) => T) => ({
       useFactory: (options: SecurityModuleOptions) => resolveSecurityOptions(options),
     },
     fromOptions(JWT_OPTIONS, (o) => o.jwt),
+    fromOptions(EncryptionService, (o) =>
+      o.encryption ? new EncryptionService(o.encryption) : null,
+    ),
     fromOptions(PASSWORD_HASHER_OPTIONS, (o) => o.passwordHasher),
     fromOptions(AUDIT_OPTIONS, (o) => o.audit),
     fromOptions(API_KEYS_OPTIONS, (o) => o.apiKeys),
@@ -118,6 +122,7 @@ const fromOptions = <T>(provide: unknown, pick: (o: Resolved) => T) => ({
     JwtService,
     RateLimitStore,
     LoginLockoutService,
+    EncryptionService,
   ],
 })
 export class SecurityModule extends ConfigurableModuleClass {}

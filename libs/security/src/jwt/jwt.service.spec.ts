@@ -234,9 +234,9 @@ describe('JwtService', () => {
       const first = await service.verify(token);
       expect(await service.verify(token)).toBe(first);
       const [header, payload, signature] = token.split('.');
-      const flipped = signature!.startsWith('A')
-        ? `B${signature!.slice(1)}`
-        : `A${signature!.slice(1)}`;
+      const flipped = signature.startsWith('A')
+        ? `B${signature.slice(1)}`
+        : `A${signature.slice(1)}`;
       expect(await reasonOf(service.verify(`${header}.${payload}.${flipped}`))).toBe(
         'bad_signature',
       );
