@@ -87,5 +87,18 @@ describe('credentials at rest and in logs', () => {
     for (const secret of [CANARY_PASSWORD, CANARY_BEARER, key, key.split('_')[2], token]) {
       expect(logs).not.toContain(secret);
     }
+    // Who made a request is on its log line: the key, its creator and their tenant.
+    const lines = logs
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byKey = lines.find((l) => l.route === '/v1/agents' && l.apiKeyId !== undefined);
+    expect(byKey).toMatchObject({
+      msg: 'request completed',
+      status: 200,
+      apiKeyId: expect.any(String),
+      userId: expect.any(String),
+      tenantId: expect.any(String),
+    });
   });
 });

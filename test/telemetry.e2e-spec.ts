@@ -113,12 +113,17 @@ describe('telemetry of the running service', () => {
       );
       expect(server?.name).toBe('GET /v1/agents');
       expect(server?.attributes).toMatchObject({ 'http.response.status_code': 200 });
-      // The sampled request's trace id rides on its duration bucket as an exemplar.
+      // The sampled request's trace id, tenant and user ride on its duration bucket as an
+      // exemplar (span_id no longer fits OpenMetrics' 128-character budget).
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
+        sub: string;
+        tenant_id: string;
+      };
       const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(metrics.headers.get('content-type')).toMatch(/^application\/openmetrics-text/);
       expect(await metrics.text()).toMatch(
         new RegExp(
-          `http_server_request_duration_seconds_bucket\\{[^}]*route="/v1/agents"[^}]*\\} \\d+ # \\{trace_id="${listTrace}",span_id="${server?.spanId}"\\}`,
+          `http_server_request_duration_seconds_bucket\\{[^}]*route="/v1/agents"[^}]*\\} \\d+ # \\{trace_id="${listTrace}",tenant="${claims.tenant_id}",user="${claims.sub}"\\}`,
         ),
       );
       if (process.env.KEEL_TEST_DATABASE === 'postgres') {

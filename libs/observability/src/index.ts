@@ -13,6 +13,7 @@ export * from './http/http-telemetry';
 export * from './http/request-id';
 export type * from './interfaces/observability-options.interface';
 export * from './logging/redact';
+export * from './metrics/exemplar-labels';
 export * from './metrics/http-metrics';
 export * from './metrics/metric-providers';
 export * from './metrics/metrics.controller';

@@ -17,6 +17,7 @@ import type { RequestContext } from '../context/request-context';
 import { RequestContextService } from '../context/request-context';
 import { ErrorAggregator } from '../errors/error-aggregator.service';
 import type { ResolvedObservabilityOptions } from '../interfaces/observability-options.interface';
+import { exemplarLabels } from '../metrics/exemplar-labels';
 import { HttpMetrics } from '../metrics/http-metrics';
 import { OBSERVABILITY_OPTIONS } from '../observability.constants';
 import { TRACER_NAME } from '../tracing/run-in-span';
@@ -75,11 +76,9 @@ export class HttpTelemetry implements OnModuleInit {
     // Body parsing continues in the socket's callbacks, outside the context entered above.
     fastify.addHook('preValidation', (request, _reply, done) => {
       const telemetry = (request as InstrumentedRequest)[kTelemetry];
-      if (telemetry) {
-        this.contexts.enter(telemetry.context);
-        if (telemetry.spanContext)
-          this.options.tracing?.contextManager.enterWith(telemetry.spanContext);
-      }
+      // One call: with tracing on, the request context rides inside the span's context, and
+      // entering the span's context alone would drop it (guards could not add the user).
+      if (telemetry) this.contexts.enter(telemetry.context, telemetry.spanContext);
       done();
     });
     fastify.addHook('onResponse', (request, reply, done) => {
@@ -153,9 +152,11 @@ export class HttpTelemetry implements OnModuleInit {
     const status = aborted || !reply ? 499 : reply.statusCode;
     const durationMs = reply ? reply.elapsedTime : performance.now() - telemetry.startedAt;
     if (this.options.metrics.enabled) {
-      const { traceId, spanId } = telemetry.context;
+      const { traceId, spanId, tenantId, userId, apiKeyId } = telemetry.context;
       const sampled = traceId && spanId && telemetry.span?.isRecording();
-      const exemplar = sampled ? { trace_id: traceId, span_id: spanId } : undefined;
+      const exemplar = sampled
+        ? exemplarLabels({ traceId, spanId, tenantId, userId, apiKeyId })
+        : undefined;
       this.metrics.observe(request.method, route, status, durationMs / 1000, exemplar);
     }
     this.errors.recordRequest(status >= 500);
@@ -180,6 +181,7 @@ export class HttpTelemetry implements OnModuleInit {
         traceId: context.traceId,
         spanId: context.spanId,
         userId: context.userId,
+        apiKeyId: context.apiKeyId,
         tenantId: context.tenantId,
         method: request.method,
         route,

@@ -45,20 +45,20 @@ export class HttpMetrics {
     });
   }
 
-  /** Records one request; `exemplar` (a sampled trace's ids) is kept when exemplars are on. */
+  /** Records one request; `exemplar` (see `exemplarLabels`) is kept when exemplars are on. */
   observe(
     method: string,
     route: string,
     statusCode: number,
     seconds: number,
-    exemplar?: { trace_id: string; span_id: string },
+    exemplar?: Record<string, string>,
   ): void {
     if (exemplar && this.exemplars) {
       this.duration.observe({
         labels: { method, route, status_code: statusCode },
         value: seconds,
         // prom-client types exemplar labels as the metric's own label names; they are free.
-        exemplarLabels: exemplar as unknown as Record<string, string>,
+        exemplarLabels: exemplar,
       });
       return;
     }
