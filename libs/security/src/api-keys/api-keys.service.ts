@@ -9,6 +9,7 @@ import { IsNull, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, Role } from '../auth/principal';
 import { generateApiKey, parseApiKey, verifyApiKeySecret } from '../credentials/api-key';
+import { isUniqueViolation } from '../persistence/unique-violation';
 import { decodeApiKeyCursor, encodeApiKeyCursor } from './api-key-page-cursor';
 import type { ApiKeyScope } from './api-key-scopes';
 import { isApiKeyScope } from './api-key-scopes';
@@ -20,7 +21,6 @@ import { ApiKeyForbiddenError } from './errors/api-key-forbidden.error';
 import { ApiKeyLimitReachedError } from './errors/api-key-limit-reached.error';
 import { ApiKeyNotFoundError } from './errors/api-key-not-found.error';
 import { InvalidApiKeyRequestError } from './errors/invalid-api-key-request.error';
-import { isUniqueViolation } from './unique-violation';
 
 export interface CreateApiKeyInput {
   /** 1-100 characters. */
