@@ -2,6 +2,7 @@ import { AgentsModule } from '@keel/agents';
 import { HealthModule } from '@keel/health';
 import type { TracingHandle } from '@keel/observability';
 import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';
+import { ResilienceAdminModule } from '@keel/resilience';
 import { SecurityModule } from '@keel/security';
 import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
@@ -12,6 +13,7 @@ import { version } from '../package.json';
 import type { AppConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { DebugModule } from './debug/debug.module';
+import { AppResilienceModule } from './resilience/app-resilience.module';
 import { AppSecurityModule } from './security/app-security.module';
 
 @Module({})
@@ -77,11 +79,14 @@ export class AppModule {
         AppSecurityModule,
         AgentsModule.forRoot({}),
         ObservabilityAdminModule,
+        AppResilienceModule,
+        ResilienceAdminModule,
         ...(config.http.debugRoutes ? [DebugModule] : []),
         RouterModule.register([
           { path: 'v1', module: AgentsModule },
           { path: 'v1', module: SecurityModule },
           { path: 'v1', module: ObservabilityAdminModule },
+          { path: 'v1', module: ResilienceAdminModule },
           { path: 'v1', module: DebugModule },
         ]),
       ],

@@ -228,6 +228,7 @@ describe('authentication and authorisation', () => {
       '/v1/admin/tenants',
       '/v1/admin/audit',
       '/v1/admin/errors',
+      '/v1/admin/circuits',
     ]) {
       const res = await inject('GET', url, member.headers);
       expect({ url, status: res.statusCode }).toEqual({ url, status: 403 });

@@ -75,7 +75,7 @@ describe('probes', () => {
     const { status, body } = await probe('/health');
     expect(status).toBe(200);
     expect(Object.keys(body.details ?? {}).sort()).toEqual(
-      ['database', 'disk', 'errors', 'eventLoop', 'heap', 'rss', 'startup'].sort(),
+      ['circuits', 'database', 'disk', 'errors', 'eventLoop', 'heap', 'rss', 'startup'].sort(),
     );
   });
 

@@ -270,6 +270,7 @@ describe('admin IP allow-list', () => {
       '/v1/admin/tenants',
       '/v1/admin/audit',
       '/v1/admin/errors',
+      '/v1/admin/circuits',
     ]) {
       for (const extra of [{}, { 'x-forwarded-for': '10.1.2.3' }]) {
         const res = await testApp.app.inject({

@@ -1,12 +1,14 @@
 import { HealthController } from '@keel/health';
 import { ErrorsController, MetricsController } from '@keel/observability';
+import { CircuitsController } from '@keel/resilience';
 import { IpRestricted, Public, Roles, Scopes } from '@keel/security';
 import { SkipThrottle } from '@nestjs/throttler';
 
 /**
  * Access rules for controllers of libraries that cannot depend on @keel/security. Probes
  * and `/metrics` are public (metrics has its own bearer token) and never rate limited, so
- * an orchestrator's polling cannot be locked out; the error report is for admins only.
+ * an orchestrator's polling cannot be locked out; the error report and the circuit breakers
+ * are for admins only.
  * Decorators write class metadata, so applying them twice is harmless.
  */
 export function applyRouteAccess(): void {
@@ -14,7 +16,9 @@ export function applyRouteAccess(): void {
     Public()(controller);
     SkipThrottle()(controller);
   }
-  Roles(['admin'])(ErrorsController);
-  Scopes(['admin'])(ErrorsController);
-  IpRestricted()(ErrorsController);
+  for (const controller of [ErrorsController, CircuitsController]) {
+    Roles(['admin'])(controller);
+    Scopes(['admin'])(controller);
+    IpRestricted()(controller);
+  }
 }

@@ -1,0 +1,3 @@
+export * from './breaker-state-store';
+export * from './memory-breaker-state-store';
+export * from './redis-breaker-state-store';

@@ -1,0 +1,66 @@
+import { MemoryBreakerStateStore } from './breaker-store/memory-breaker-state-store';
+import { defaultDependencyPolicyFactory } from './dependency-policy.factory';
+import { UnknownDependencyError } from './errors/unknown-dependency.error';
+import { ResilienceMetrics } from './metrics/resilience-metrics';
+import { PolicyRegistry } from './policy-registry.service';
+import { resolveResilienceOptions } from './resilience-options';
+import { ResilienceTelemetry } from './resilience-telemetry';
+import { FakeClock } from './testing/fake-clock';
+import { FakeDependencyPolicyFactory } from './testing/fake-dependency-policy';
+
+describe('PolicyRegistry', () => {
+  const options = resolveResilienceOptions({
+    policies: { openai: { critical: true }, postgres: {} },
+  });
+  const clock = new FakeClock();
+  const create = (factory = defaultDependencyPolicyFactory) => {
+    const metrics = new ResilienceMetrics();
+    const registry = new PolicyRegistry(
+      options,
+      factory,
+      new MemoryBreakerStateStore(clock),
+      clock,
+      new ResilienceTelemetry(metrics),
+    );
+    return { registry, metrics };
+  };
+
+  it('holds one policy per configured dependency, in configuration order', () => {
+    const { registry } = create();
+    expect(registry.list().map((p) => [p.name, p.critical])).toEqual([
+      ['openai', true],
+      ['postgres', false],
+    ]);
+    expect(registry.get('openai')).toBe(registry.get('openai'));
+    expect(registry.has('openai')).toBe(true);
+    expect(registry.has('redis')).toBe(false);
+  });
+
+  it('throws a typed error naming the configured dependencies for an unknown name', () => {
+    const { registry } = create();
+    expect(() => registry.get('opneai')).toThrow(UnknownDependencyError);
+    expect(() => registry.get('opneai')).toThrow(
+      'No resilience policy named "opneai"; configured: "openai", "postgres"',
+    );
+  });
+
+  it('hands the factory the resolved options, its telemetry, the store and the clock', () => {
+    const factory = new FakeDependencyPolicyFactory();
+    const spy = jest.spyOn(factory, 'create');
+    const { registry } = create(factory);
+    expect(registry.get('openai')).toBe(factory.policies.get('openai'));
+    expect(spy).toHaveBeenCalledWith(
+      'openai',
+      options.policies.openai,
+      expect.objectContaining({ clock, breakerStore: expect.any(MemoryBreakerStateStore) }),
+    );
+  });
+
+  it('reports breaker changes of its policies to the metrics', async () => {
+    const { registry, metrics } = create();
+    registry.get('postgres').isolate();
+    expect(await metrics.registry.metrics()).toContain(
+      'resilience_circuit_state{dependency="postgres"} 2',
+    );
+  });
+});
