@@ -1,7 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 
 import { DependencyTimeoutError } from '../errors/dependency-timeout.error';
 import { resolveDependencyPolicyOptions } from '../resilience-options';
@@ -88,13 +87,11 @@ describe('policies against a real HTTP server', () => {
         resolveDependencyPolicyOptions('silent', { retry: false, timeout: { perAttemptMs: 200 } }),
         { events: recorded.events, logger: silentLogger },
       );
-      const start = performance.now();
+      // How long it takes is measured by bench/resilience.bench.mjs, not asserted here.
       const error = await policy.execute((context) => get(url, context)).catch((e: unknown) => e);
-      const elapsed = performance.now() - start;
 
       expect(error).toBeInstanceOf(DependencyTimeoutError);
-      expect(elapsed).toBeGreaterThanOrEqual(195);
-      expect(elapsed).toBeLessThanOrEqual(250);
+      // The request was cancelled, not left running: the server sees its socket close.
       await closed;
       expect(recorded.of('timeout')).toEqual([{ dependency: 'silent', scope: 'attempt' }]);
     } finally {
