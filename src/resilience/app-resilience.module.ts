@@ -1,5 +1,5 @@
 import { HealthRegistry } from '@keel/health';
-import type { ResilienceModuleOptions } from '@keel/resilience';
+import type { DependencyPolicyOptions, ResilienceModuleOptions } from '@keel/resilience';
 import { CircuitBreakerHealthIndicator, ResilienceModule } from '@keel/resilience';
 import type { OnModuleInit } from '@nestjs/common';
 import { Module } from '@nestjs/common';
@@ -7,8 +7,21 @@ import type { Redis } from 'ioredis';
 
 import { REDIS_CLIENT, RedisModule } from '../redis/redis.module';
 
-/** The dependencies this app calls out to, each with its policy. None yet. */
-const POLICIES: ResilienceModuleOptions['policies'] = {};
+/**
+ * An LLM vendor: slow answers (long per-attempt timeout), rate limits with Retry-After
+ * (honoured by the retry), and outages (a breaker that stops calls after 5 failures in a
+ * row and probes again after 30 s). Not critical: an outage of one vendor must not take
+ * the service out of the load balancer.
+ */
+const LLM_VENDOR: DependencyPolicyOptions = {
+  retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 20_000 },
+  circuitBreaker: { kind: 'consecutive', threshold: 5, halfOpenAfterMs: 30_000 },
+  timeout: { perAttemptMs: 60_000, overallMs: 120_000 },
+  bulkhead: { maxConcurrent: 64, maxQueued: 256 },
+};
+
+/** The dependencies this app calls out to, each with its policy (the LLM gateway's vendors). */
+const POLICIES: ResilienceModuleOptions['policies'] = { openai: LLM_VENDOR, anthropic: LLM_VENDOR };
 
 /**
  * @keel/resilience as this app uses it: breakers shared between replicas through the app's
