@@ -86,19 +86,26 @@ describe('RedisBreakerStateStore (127.0.0.1:6379)', () => {
       });
     const a = replica();
     const b = replica();
+    const observer = new RedisBreakerStateStore(redis, { keyPrefix, clock });
     await b.execute(() => Promise.resolve('warm'));
     await a.execute(() => Promise.reject(new HttpStatusError(503))).catch(() => undefined);
-    // Let the publish reach Redis.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The publish is fire-and-forget: wait until Redis has it.
+    await until(async () => (await observer.get('llm')) !== null);
     clock.advance(1000);
     await b.execute(() => Promise.resolve('reads the store in the background'));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await expect(b.execute(() => Promise.resolve('never'))).rejects.toMatchObject({
-      shared: true,
-      state: 'open',
+    // B's background read lands soon after; from then on B refuses without calling.
+    const never = jest.fn(() => Promise.resolve('never'));
+    let refusal: unknown;
+    await until(async () => {
+      refusal = await b.execute(never).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      return refusal !== undefined;
     });
+    expect(refusal).toMatchObject({ shared: true, state: 'open' });
     a.reset();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(async () => (await observer.get('llm')) === null);
   });
 });
 
@@ -213,3 +220,12 @@ describe('a policy with a breaker state store', () => {
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('store down'));
   });
 });
+
+/** Polls `condition` (real I/O against Redis) until it holds, for at most 2 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 2 s');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
