@@ -12,3 +12,4 @@ export * from './errors/agent-name-taken.error';
 export * from './errors/invalid-page-request.error';
 export type * from './interfaces/agents-options.interface';
 export { AGENTS_MIGRATIONS } from './migrations';
+export * from './providers';
