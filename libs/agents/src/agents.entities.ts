@@ -1,4 +1,5 @@
 import { AgentDefinitionEntity } from './definitions/agent-definition.entity';
+import { USAGE_ENTITIES } from './usage/usage.entities';
 
 /** Every entity of this library; the app lists them in its DataSource. */
-export const AGENTS_ENTITIES = [AgentDefinitionEntity];
+export const AGENTS_ENTITIES = [AgentDefinitionEntity, ...USAGE_ENTITIES];

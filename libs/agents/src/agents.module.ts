@@ -7,6 +7,9 @@ import { ConfigurableModuleClass } from './agents.module-definition';
 import { AgentDefinitionEntity } from './definitions/agent-definition.entity';
 import { AgentDefinitionsController } from './definitions/agent-definitions.controller';
 import { AgentDefinitionsService } from './definitions/agent-definitions.service';
+import { BudgetService } from './usage/budget.service';
+import { UsageRecorderService } from './usage/usage-recorder.service';
+import { USAGE_ENTITIES } from './usage/usage.entities';
 
 /**
  * Agent definitions under `/agents` (mount it under `/v1` with `RouterModule`).
@@ -14,7 +17,7 @@ import { AgentDefinitionsService } from './definitions/agent-definitions.service
  * `AGENTS_MIGRATIONS`.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([AgentDefinitionEntity])],
+  imports: [TypeOrmModule.forFeature([AgentDefinitionEntity, ...USAGE_ENTITIES])],
   controllers: [AgentDefinitionsController],
   providers: [
     {
@@ -23,7 +26,9 @@ import { AgentDefinitionsService } from './definitions/agent-definitions.service
       useFactory: resolveAgentsOptions,
     },
     AgentDefinitionsService,
+    UsageRecorderService,
+    BudgetService,
   ],
-  exports: [AgentDefinitionsService],
+  exports: [AgentDefinitionsService, UsageRecorderService, BudgetService],
 })
 export class AgentsModule extends ConfigurableModuleClass {}

@@ -13,3 +13,4 @@ export * from './errors/invalid-page-request.error';
 export type * from './interfaces/agents-options.interface';
 export { AGENTS_MIGRATIONS } from './migrations';
 export * from './providers';
+export * from './usage';

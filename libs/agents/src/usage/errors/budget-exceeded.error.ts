@@ -1,0 +1,23 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+import type { BudgetPeriod, BudgetScope } from '../budget.entity';
+
+const PERIOD_NAMES: Record<BudgetPeriod, string> = { day: 'daily', month: 'monthly' };
+const SCOPE_NAMES: Record<BudgetScope, string> = { tenant: 'tenant', api_key: 'API key' };
+
+/** A request does not fit in a budget; it names the budget, never a key or a limit's owner. */
+export class BudgetExceededError extends HttpException {
+  constructor(
+    readonly budgetId: string,
+    readonly scope: BudgetScope,
+    readonly period: BudgetPeriod,
+    /** When the period rolls over and the budget has room again. */
+    readonly resetsAt: Date,
+  ) {
+    super(
+      `The ${PERIOD_NAMES[period]} ${SCOPE_NAMES[scope]} budget ${budgetId} has no room ` +
+        `for this request; it resets at ${resetsAt.toISOString()}`,
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
+}

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+
+import { Clock, systemClock } from '@keel/observability';
+import type { BeforeApplicationShutdown, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+
+import type { LlmUsageStatus } from './llm-usage.entity';
+import { LLM_USAGE_COLUMN_LENGTHS, LlmUsageEntity } from './llm-usage.entity';
+import { USAGE_RECORDER_OPTIONS } from './usage.constants';
+
+export interface UsageRecorderOptions {
+  /** Records held in memory while the database is slow; more are dropped. @default 10000 */
+  maxQueuedRecords?: number;
+}
+
+export const DEFAULT_MAX_QUEUED_USAGE_RECORDS = 10_000;
+
+/** What the gateway knows about one finished call. */
+export interface LlmUsageInput {
+  tenantId: string;
+  apiKeyId?: string | null;
+  userId?: string | null;
+  /** The model name the caller asked for. */
+  alias: string;
+  provider: string;
+  /** The model that served the call. */
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** @default 0 */
+  cachedTokens?: number;
+  /** Micro-dollars, from `PriceTable.costOf`. */
+  costMicros: number;
+  latencyMs: number;
+  timeToFirstChunkMs?: number | null;
+  stream: boolean;
+  /** @default false */
+  cacheHit?: boolean;
+  fallbackFrom?: string | null;
+  status: LlmUsageStatus;
+}
+
+/** PostgreSQL's `integer` is 32-bit. */
+const MAX_INTEGER_COLUMN = 2_147_483_647;
+/** Rows per INSERT: 18 columns each stays far below SQLite's and PostgreSQL's parameter caps. */
+const INSERT_BATCH_SIZE = 200;
+
+/**
+ * Stores one `llm_usage` row per gateway call off the caller's path: `record` queues, a
+ * batched insert writes on the next turn of the event loop. A slow or failing database
+ * must not fail (or slow) the call being accounted for, so write failures are logged and
+ * the rows dropped, and a full queue drops new records.
+ */
+@Injectable()
+export class UsageRecorderService implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger(UsageRecorderService.name);
+  private readonly clock: Clock;
+  private readonly maxQueuedRecords: number;
+  private queue: LlmUsageEntity[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private writing: Promise<void> | undefined;
+  private droppedInBurst = 0;
+  private droppedTotal = 0;
+  private failedTotal = 0;
+
+  constructor(
+    @InjectRepository(LlmUsageEntity)
+    private readonly repository: Repository<LlmUsageEntity>,
+    @Optional() @Inject(USAGE_RECORDER_OPTIONS) options?: UsageRecorderOptions,
+    @Optional() @Inject(Clock) clock?: Clock,
+  ) {
+    this.clock = clock ?? systemClock;
+    this.maxQueuedRecords = options?.maxQueuedRecords ?? DEFAULT_MAX_QUEUED_USAGE_RECORDS;
+  }
+
+  /** Records dropped since start because the queue was full. */
+  get droppedRecords(): number {
+    return this.droppedTotal;
+  }
+
+  /** Records lost since start because the database rejected their batch. */
+  get failedRecords(): number {
+    return this.failedTotal;
+  }
+
+  /** Queues the record for storage; never throws and never waits for the database. */
+  record(usage: LlmUsageInput): void {
+    try {
+      if (this.queue.length >= this.maxQueuedRecords) {
+        this.drop();
+        return;
+      }
+      this.queue.push(this.toEntity(usage));
+      this.scheduleWrite();
+    } catch (error) {
+      this.logger.error(`Could not queue LLM usage record: ${messageOf(error)}`);
+    }
+  }
+
+  /** Resolves once every record queued before the call has been written (or dropped). */
+  async flush(): Promise<void> {
+    if (this.scheduled) {
+      clearImmediate(this.scheduled);
+      this.scheduled = undefined;
+    }
+    await this.startWriting();
+  }
+
+  /** Writes the queue while the database connection is still open (it closes on shutdown). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  private toEntity(usage: LlmUsageInput): LlmUsageEntity {
+    const entity = new LlmUsageEntity();
+    entity.id = randomUUID();
+    entity.tenantId = cut(usage.tenantId, LLM_USAGE_COLUMN_LENGTHS.tenantId) ?? '';
+    entity.apiKeyId = cut(usage.apiKeyId, LLM_USAGE_COLUMN_LENGTHS.apiKeyId);
+    entity.userId = cut(usage.userId, LLM_USAGE_COLUMN_LENGTHS.userId);
+    entity.alias = cut(usage.alias, LLM_USAGE_COLUMN_LENGTHS.alias) ?? '';
+    entity.provider = cut(usage.provider, LLM_USAGE_COLUMN_LENGTHS.provider) ?? '';
+    entity.model = cut(usage.model, LLM_USAGE_COLUMN_LENGTHS.model) ?? '';
+    entity.inputTokens = count(usage.inputTokens);
+    entity.outputTokens = count(usage.outputTokens);
+    entity.cachedTokens = count(usage.cachedTokens);
+    entity.costMicros = count(usage.costMicros, Number.MAX_SAFE_INTEGER);
+    entity.latencyMs = count(usage.latencyMs);
+    entity.timeToFirstChunkMs =
+      usage.timeToFirstChunkMs === undefined || usage.timeToFirstChunkMs === null
+        ? null
+        : count(usage.timeToFirstChunkMs);
+    entity.stream = usage.stream === true;
+    entity.cacheHit = usage.cacheHit === true;
+    entity.fallbackFrom = cut(usage.fallbackFrom, LLM_USAGE_COLUMN_LENGTHS.fallbackFrom);
+    entity.status = usage.status === 'ok' ? 'ok' : 'error';
+    entity.createdAt = new Date(this.clock.now());
+    return entity;
+  }
+
+  private drop(): void {
+    this.droppedTotal += 1;
+    this.droppedInBurst += 1;
+    if (this.droppedInBurst === 1) {
+      this.logger.warn(`LLM usage queue full (${this.maxQueuedRecords} records); dropping records`);
+    }
+  }
+
+  private scheduleWrite(): void {
+    if (this.writing || this.scheduled) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      void this.startWriting();
+    });
+  }
+
+  private startWriting(): Promise<void> {
+    if (this.writing) return this.writing;
+    // The loop below clears `writing` itself; it must not run synchronously to the end.
+    if (this.queue.length === 0) return Promise.resolve();
+    this.writing = this.writeQueue();
+    return this.writing;
+  }
+
+  private async writeQueue(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, INSERT_BATCH_SIZE);
+        await this.insert(batch);
+        if (this.droppedInBurst > 0 && this.queue.length < this.maxQueuedRecords) {
+          this.logger.warn(`Dropped ${this.droppedInBurst} LLM usage records: queue was full`);
+          this.droppedInBurst = 0;
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async insert(batch: LlmUsageEntity[]): Promise<void> {
+    try {
+      await this.repository.insert(batch);
+    } catch (error) {
+      this.failedTotal += batch.length;
+      this.logger.error(`Could not store ${batch.length} LLM usage record(s): ${messageOf(error)}`);
+    }
+  }
+}
+
+function cut(value: string | null | undefined, length: number): string | null {
+  if (value === undefined || value === null) return null;
+  const text = String(value);
+  return text.length > length ? text.slice(0, length) : text;
+}
+
+/** A count for an integer column: garbage becomes 0 rather than failing the whole batch. */
+function count(value: number | undefined, max = MAX_INTEGER_COLUMN): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return 0;
+  return Math.min(Math.round(value), max);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
