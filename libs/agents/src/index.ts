@@ -14,3 +14,4 @@ export type * from './interfaces/agents-options.interface';
 export { AGENTS_MIGRATIONS } from './migrations';
 export * from './providers';
 export * from './usage';
+export * from './gateway/cache';
