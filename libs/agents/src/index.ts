@@ -15,3 +15,8 @@ export { AGENTS_MIGRATIONS } from './migrations';
 export * from './providers';
 export * from './usage';
 export * from './gateway/cache';
+export * from './gateway/routing/errors/all-targets-failed.error';
+export * from './gateway/routing/errors/invalid-model-routing.error';
+export * from './gateway/routing/errors/unknown-model.error';
+export * from './gateway/routing/model-router.service';
+export * from './gateway/routing/model-routing';
