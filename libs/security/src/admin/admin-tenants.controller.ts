@@ -23,6 +23,7 @@ import type { FastifyRequest } from 'fastify';
 import { AuditService } from '../audit/audit.service';
 import { CurrentPrincipal, Roles, Scopes } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
+import { actorOf } from '../auth/principal';
 import { IpRestricted } from '../network';
 import {
   CreateTenantDto,
@@ -113,7 +114,7 @@ export class AdminTenantsController {
   ): void {
     this.audit.record({
       type,
-      actor: actor.apiKeyId ? `api-key:${actor.apiKeyId}` : `user:${actor.userId}`,
+      actor: actorOf(actor),
       tenantId: actor.tenantId,
       target: `tenant:${tenantId}`,
       ip: request.ip,

@@ -31,6 +31,7 @@ import { AuditService } from '../audit/audit.service';
 import { CurrentPrincipal, Roles, Scopes } from '../auth/auth.decorators';
 import { AuthService } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
+import { actorOf } from '../auth/principal';
 import { IpRestricted } from '../network';
 import {
   CreateUserDto,
@@ -43,10 +44,6 @@ import type { UserEntity } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 
 const idPipe = new ParseUUIDPipe({ version: '4' });
-
-function actorOf(principal: Principal): string {
-  return principal.apiKeyId ? `api-key:${principal.apiKeyId}` : `user:${principal.userId}`;
-}
 
 function toDto(user: UserEntity): UserDto {
   return {

@@ -8,6 +8,7 @@ import { IsNull, Repository } from 'typeorm';
 
 import { AuditService } from '../audit/audit.service';
 import type { Principal, Role } from '../auth/principal';
+import { actorOf } from '../auth/principal';
 import { generateApiKey, parseApiKey, verifyApiKeySecret } from '../credentials/api-key';
 import { isUniqueViolation } from '../persistence/unique-violation';
 import { decodeApiKeyCursor, encodeApiKeyCursor } from './api-key-page-cursor';
@@ -424,10 +425,4 @@ export class ApiKeysService implements BeforeApplicationShutdown {
     }
     await this.repository.update({ id: key.id }, { lastUsedAt: at });
   }
-}
-
-function actorOf(principal: Principal): string {
-  return principal.kind === 'api-key' && principal.apiKeyId !== undefined
-    ? `api-key:${principal.apiKeyId}`
-    : `user:${principal.userId}`;
 }

@@ -10,6 +10,7 @@ import { AUTH_STRATEGY } from '../security.constants';
 import { Public, Roles, Scopes } from './auth.decorators';
 import { InsufficientRightsError, InvalidCredentialError } from './auth.errors';
 import type { Principal } from './principal';
+import { actorOf } from './principal';
 
 type AuthenticatedRequest = FastifyRequest & { user?: Principal };
 
@@ -82,7 +83,7 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
   private deny(request: AuthenticatedRequest, principal: Principal, reason: string): never {
     this.audit.record({
       type: 'auth.forbidden',
-      actor: principal.apiKeyId ? `api-key:${principal.apiKeyId}` : `user:${principal.userId}`,
+      actor: actorOf(principal),
       tenantId: principal.tenantId,
       ip: request.ip,
       userAgent: request.headers['user-agent'],

@@ -20,3 +20,8 @@ export interface Principal {
   /** `null` for user tokens (every scope); an API key's granted scopes otherwise. */
   readonly scopes: readonly string[] | null;
 }
+
+/** How the audit log names a principal: `api-key:<id>` for a key, else `user:<id>`. */
+export function actorOf(principal: Principal): string {
+  return principal.apiKeyId ? `api-key:${principal.apiKeyId}` : `user:${principal.userId}`;
+}

@@ -4,6 +4,7 @@ import { Reflector } from '@nestjs/core';
 
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
+import { actorOf } from '../auth/principal';
 import type { IpAllowList } from './ip-allow-list';
 import { IpNotAllowedError } from './ip-not-allowed.error';
 import { IpRestricted } from './ip-restricted.decorator';
@@ -42,7 +43,7 @@ export class IpAllowListGuard implements CanActivate {
     if (this.allowList.allows(ip)) return true;
     this.audit?.record({
       type: 'auth.forbidden',
-      ...actorOf(request.user),
+      ...actorFields(request.user),
       ip,
       userAgent: header(request, 'user-agent'),
       details: { reason: 'ip_not_allowed' },
@@ -56,12 +57,8 @@ export class IpAllowListGuard implements CanActivate {
   }
 }
 
-function actorOf(user: Principal | undefined): { actor?: string; tenantId?: string } {
-  if (!user) return {};
-  return {
-    actor: user.apiKeyId ? `api-key:${user.apiKeyId}` : `user:${user.userId}`,
-    tenantId: user.tenantId,
-  };
+function actorFields(user: Principal | undefined): { actor?: string; tenantId?: string } {
+  return user ? { actor: actorOf(user), tenantId: user.tenantId } : {};
 }
 
 function header(request: IpRestrictedRequest, name: string): string | undefined {
