@@ -1,4 +1,4 @@
-import { AgentsModule } from '@keel/agents';
+import { AgentsModule, GatewayModule } from '@keel/agents';
 import { HealthModule } from '@keel/health';
 import type { TracingHandle } from '@keel/observability';
 import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';
@@ -8,11 +8,13 @@ import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { RouterModule } from '@nestjs/core';
+import type { Redis } from 'ioredis';
 
 import { version } from '../package.json';
 import type { AppConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { DebugModule } from './debug/debug.module';
+import { REDIS_CLIENT, RedisModule } from './redis/redis.module';
 import { AppResilienceModule } from './resilience/app-resilience.module';
 import { AppSecurityModule } from './security/app-security.module';
 
@@ -78,12 +80,36 @@ export class AppModule {
         DatabaseModule,
         AppSecurityModule,
         AgentsModule.forRoot({}),
+        GatewayModule.forRootAsync({
+          imports: [RedisModule],
+          inject: [ConfigService, REDIS_CLIENT],
+          useFactory: (c: ConfigService<AppConfig, true>, redis: Redis | null) => {
+            const gateway = c.get('gateway', { infer: true });
+            return {
+              providers: gateway.providers,
+              aliases: gateway.aliases,
+              prices: gateway.prices,
+              cache:
+                gateway.cache.store === 'off'
+                  ? false
+                  : {
+                      store: gateway.cache.store,
+                      ttlMs: gateway.cache.ttlMs,
+                      maxEntries: gateway.cache.maxEntries,
+                    },
+              redis,
+              reserveOutputTokens: gateway.reserveOutputTokens,
+              storedProviderPolicy: gateway.vendorPolicy,
+            };
+          },
+        }),
         ObservabilityAdminModule,
         AppResilienceModule,
         ResilienceAdminModule,
         ...(config.http.debugRoutes ? [DebugModule] : []),
         RouterModule.register([
           { path: 'v1', module: AgentsModule },
+          { path: 'v1', module: GatewayModule },
           { path: 'v1', module: SecurityModule },
           { path: 'v1', module: ObservabilityAdminModule },
           { path: 'v1', module: ResilienceAdminModule },

@@ -6,7 +6,13 @@ describe('/v1/admin/circuits', () => {
   let member: TestUser;
 
   beforeAll(async () => {
-    testApp = await startTestApp();
+    // Each LLM provider gets a resilience policy of its own name.
+    testApp = await startTestApp({
+      LLM_PROVIDERS: JSON.stringify([
+        { name: 'openai', kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1' },
+        { name: 'anthropic', kind: 'anthropic', baseUrl: 'http://127.0.0.1:9', apiKey: 'sk-x' },
+      ]),
+    });
     member = await testApp.createTenantUser(['operator']);
   });
   afterAll(() => testApp.close());

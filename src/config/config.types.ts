@@ -1,4 +1,6 @@
+import type { LlmProviderConfig, ModelPrice, ModelTarget } from '@keel/agents';
 import type { TracingSamplerType } from '@keel/observability';
+import type { DependencyPolicyOptions } from '@keel/resilience';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -108,6 +110,17 @@ export interface ObservabilityConfig {
 
 export type TracesSampler = TracingSamplerType;
 
+export interface GatewayConfig {
+  /** Undefined: the built-in `dev` provider and its `default`/`fast` aliases. */
+  providers: LlmProviderConfig[] | undefined;
+  aliases: Record<string, ModelTarget[]> | undefined;
+  prices: ModelPrice[];
+  cache: { store: 'memory' | 'redis' | 'off'; ttlMs: number; maxEntries: number };
+  reserveOutputTokens: number;
+  /** The resilience policy of every LLM provider. */
+  vendorPolicy: DependencyPolicyOptions;
+}
+
 /** The whole validated configuration, one area per key; read with `ConfigService<AppConfig, true>`. */
 export interface AppConfig {
   env: NodeEnv;
@@ -117,4 +130,5 @@ export interface AppConfig {
   security: SecurityConfig;
   observability: ObservabilityConfig;
   health: HealthConfig;
+  gateway: GatewayConfig;
 }

@@ -2,8 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+import type { LlmProviderConfig, ModelPrice, ModelTarget } from '@keel/agents';
+import {
+  InvalidModelRoutingError,
+  InvalidPriceTableError,
+  InvalidProviderConfigError,
+  validateModelRouting,
+  validatePriceTable,
+  validateProviderConfigs,
+} from '@keel/agents';
+
 import { ConfigValidationError } from './config.error';
-import type { AppConfig, DatabaseConfig, JwtKeyConfig, SecurityConfig } from './config.types';
+import type {
+  AppConfig,
+  DatabaseConfig,
+  GatewayConfig,
+  JwtKeyConfig,
+  SecurityConfig,
+} from './config.types';
 import type { Env } from './env.schema';
 import { ENV_VARIABLE_NAMES, envSchema, productionProblems } from './env.schema';
 
@@ -139,6 +155,113 @@ function toSecurityConfig(env: Env): SecurityConfig {
   };
 }
 
+/** JSON from a variable; a parse error names the variable only (values may hold keys). */
+function parseJson(name: string, value: string | undefined, problems: string[]): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    problems.push(`${name}: is not valid JSON`);
+    return undefined;
+  }
+}
+
+/** Problems of a library validator, each prefixed with the variable it came from. */
+function collect<T>(name: string, problems: string[], validate: () => T): T | undefined {
+  try {
+    return validate();
+  } catch (error) {
+    if (
+      error instanceof InvalidProviderConfigError ||
+      error instanceof InvalidModelRoutingError ||
+      error instanceof InvalidPriceTableError
+    ) {
+      for (const problem of error.problems) problems.push(`${name}: ${problem}`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/**
+ * `LLM_PROVIDERS` entries may name their key by `apiKeyFile` (a secret file) instead of
+ * `apiKey`; the file is read here and the entry gets `apiKey`.
+ */
+function readProviderKeyFiles(input: unknown, problems: string[]): unknown {
+  if (!Array.isArray(input)) return input;
+  return input.map((entry: unknown, index) => {
+    if (typeof entry !== 'object' || entry === null || !('apiKeyFile' in entry)) return entry;
+    const { apiKeyFile, ...rest } = entry as Record<string, unknown>;
+    const label = `LLM_PROVIDERS[${index}].apiKeyFile`;
+    if (typeof apiKeyFile !== 'string' || 'apiKey' in rest) {
+      problems.push(`${label}: must be a path, and not set together with apiKey`);
+      return rest;
+    }
+    try {
+      return { ...rest, apiKey: readFileSync(apiKeyFile, 'utf8').trim() };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      problems.push(`${label}: cannot read ${apiKeyFile} (${code})`);
+      return rest;
+    }
+  });
+}
+
+function toGatewayConfig(env: Env, problems: string[]): GatewayConfig {
+  const rawProviders = readProviderKeyFiles(
+    parseJson('LLM_PROVIDERS', env.LLM_PROVIDERS, problems),
+    problems,
+  );
+  const providers: LlmProviderConfig[] | undefined =
+    rawProviders === undefined
+      ? undefined
+      : collect('LLM_PROVIDERS', problems, () => validateProviderConfigs(rawProviders));
+  const providerNames = (providers ?? [{ name: 'dev' }]).map((p) => p.name);
+  const rawAliases = parseJson('LLM_MODEL_ALIASES', env.LLM_MODEL_ALIASES, problems);
+  let aliases: Record<string, ModelTarget[]> | undefined;
+  if (rawAliases !== undefined) {
+    aliases = collect(
+      'LLM_MODEL_ALIASES',
+      problems,
+      () => validateModelRouting({ aliases: rawAliases }, providerNames).aliases,
+    );
+  }
+  const rawPrices = parseJson('LLM_PRICES', env.LLM_PRICES, problems) ?? [];
+  const prices: ModelPrice[] =
+    collect('LLM_PRICES', problems, () => validatePriceTable(rawPrices as ModelPrice[])) ?? [];
+  if (env.GATEWAY_CACHE === 'redis' && env.REDIS_URL === undefined) {
+    problems.push('GATEWAY_CACHE: redis needs REDIS_URL');
+  }
+  if (env.LLM_TIMEOUT_MS > env.LLM_TOTAL_TIMEOUT_MS) {
+    problems.push('LLM_TIMEOUT_MS: must not exceed LLM_TOTAL_TIMEOUT_MS');
+  }
+  return {
+    providers,
+    aliases,
+    prices,
+    cache: {
+      store: env.GATEWAY_CACHE,
+      ttlMs: env.GATEWAY_CACHE_TTL_MS,
+      maxEntries: env.GATEWAY_CACHE_MAX_ENTRIES,
+    },
+    reserveOutputTokens: env.GATEWAY_RESERVE_OUTPUT_TOKENS,
+    vendorPolicy: {
+      retry: {
+        maxAttempts: env.LLM_MAX_ATTEMPTS,
+        baseDelayMs: env.LLM_RETRY_BASE_DELAY_MS,
+        maxDelayMs: Math.max(20_000, env.LLM_RETRY_BASE_DELAY_MS),
+      },
+      circuitBreaker: {
+        kind: 'consecutive',
+        threshold: env.LLM_BREAKER_THRESHOLD,
+        halfOpenAfterMs: env.LLM_BREAKER_HALF_OPEN_MS,
+      },
+      timeout: { perAttemptMs: env.LLM_TIMEOUT_MS, overallMs: env.LLM_TOTAL_TIMEOUT_MS },
+      bulkhead: { maxConcurrent: env.LLM_MAX_CONCURRENT, maxQueued: env.LLM_MAX_CONCURRENT * 4 },
+    },
+  };
+}
+
 /**
  * Validates the environment once and returns the typed configuration, or throws a
  * `ConfigValidationError` that lists every problem at once.
@@ -154,7 +277,10 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
   }
   problems.push(...productionProblems(raw));
   if (parsed.success) problems.push(...securityProblems(parsed.data));
-  if (problems.length > 0 || !parsed.success) throw new ConfigValidationError(problems);
+  const gateway = parsed.success ? toGatewayConfig(parsed.data, problems) : undefined;
+  if (problems.length > 0 || !parsed.success || !gateway) {
+    throw new ConfigValidationError(problems);
+  }
 
   const e = parsed.data;
   return {
@@ -175,6 +301,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
     database: toDatabaseConfig(e),
+    gateway,
     security: toSecurityConfig(e),
     observability: {
       logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),

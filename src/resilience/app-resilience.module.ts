@@ -1,32 +1,31 @@
+import { DEV_PROVIDER_CONFIG } from '@keel/agents';
 import { HealthRegistry } from '@keel/health';
-import type { DependencyPolicyOptions, ResilienceModuleOptions } from '@keel/resilience';
+import type { ResilienceModuleOptions } from '@keel/resilience';
 import { CircuitBreakerHealthIndicator, ResilienceModule } from '@keel/resilience';
 import type { OnModuleInit } from '@nestjs/common';
 import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import type { Redis } from 'ioredis';
 
+import type { AppConfig } from '../config';
 import { REDIS_CLIENT, RedisModule } from '../redis/redis.module';
 
 /**
- * An LLM vendor: slow answers (long per-attempt timeout), rate limits with Retry-After
- * (honoured by the retry), and outages (a breaker that stops calls after 5 failures in a
- * row and probes again after 30 s). Not critical: an outage of one vendor must not take
- * the service out of the load balancer.
+ * One policy per LLM provider of the gateway, named after it: each vendor gets its own
+ * breaker, bulkhead and retry budget, so one vendor's outage never holds back another.
  */
-const LLM_VENDOR: DependencyPolicyOptions = {
-  retry: { maxAttempts: 3, baseDelayMs: 500, maxDelayMs: 20_000 },
-  circuitBreaker: { kind: 'consecutive', threshold: 5, halfOpenAfterMs: 30_000 },
-  timeout: { perAttemptMs: 60_000, overallMs: 120_000 },
-  bulkhead: { maxConcurrent: 64, maxQueued: 256 },
-};
-
-/** The dependencies this app calls out to, each with its policy (the LLM gateway's vendors). */
-const POLICIES: ResilienceModuleOptions['policies'] = { openai: LLM_VENDOR, anthropic: LLM_VENDOR };
+function gatewayPolicies(
+  config: ConfigService<AppConfig, true>,
+): ResilienceModuleOptions['policies'] {
+  const gateway = config.get('gateway', { infer: true });
+  const providers = gateway.providers ?? [DEV_PROVIDER_CONFIG];
+  return Object.fromEntries(providers.map((provider) => [provider.name, gateway.vendorPolicy]));
+}
 
 /**
  * @keel/resilience as this app uses it: breakers shared between replicas through the app's
  * Redis when there is one, and the breakers in `/health` (gating readiness when a critical
- * dependency is configured). The admin routes are `ResilienceAdminModule`, mounted under `/v1`
+ * dependency is configured). Policies: one per LLM provider (`gatewayPolicies`). The admin routes are `ResilienceAdminModule`, mounted under `/v1`
  * and protected in `route-access.ts`.
  */
 @Module({
@@ -34,9 +33,12 @@ const POLICIES: ResilienceModuleOptions['policies'] = { openai: LLM_VENDOR, anth
     ResilienceModule.forRootAsync({
       isGlobal: true,
       imports: [RedisModule],
-      inject: [REDIS_CLIENT],
-      useFactory: (redis: Redis | null): ResilienceModuleOptions => ({
-        policies: POLICIES,
+      inject: [REDIS_CLIENT, ConfigService],
+      useFactory: (
+        redis: Redis | null,
+        config: ConfigService<AppConfig, true>,
+      ): ResilienceModuleOptions => ({
+        policies: gatewayPolicies(config),
         breakerStore: redis ? { redis } : 'memory',
       }),
     }),

@@ -7,17 +7,14 @@ import { ConfigurableModuleClass } from './agents.module-definition';
 import { AgentDefinitionEntity } from './definitions/agent-definition.entity';
 import { AgentDefinitionsController } from './definitions/agent-definitions.controller';
 import { AgentDefinitionsService } from './definitions/agent-definitions.service';
-import { BudgetService } from './usage/budget.service';
-import { UsageRecorderService } from './usage/usage-recorder.service';
-import { USAGE_ENTITIES } from './usage/usage.entities';
 
 /**
- * Agent definitions under `/agents` (mount it under `/v1` with `RouterModule`).
+ * Agent definitions under `/agents` (the LLM gateway is `GatewayModule`) (mount it under `/v1` with `RouterModule`).
  * Needs a TypeORM connection in the app that lists `AGENTS_ENTITIES` and runs
  * `AGENTS_MIGRATIONS`.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([AgentDefinitionEntity, ...USAGE_ENTITIES])],
+  imports: [TypeOrmModule.forFeature([AgentDefinitionEntity])],
   controllers: [AgentDefinitionsController],
   providers: [
     {
@@ -26,9 +23,7 @@ import { USAGE_ENTITIES } from './usage/usage.entities';
       useFactory: resolveAgentsOptions,
     },
     AgentDefinitionsService,
-    UsageRecorderService,
-    BudgetService,
   ],
-  exports: [AgentDefinitionsService, UsageRecorderService, BudgetService],
+  exports: [AgentDefinitionsService],
 })
 export class AgentsModule extends ConfigurableModuleClass {}

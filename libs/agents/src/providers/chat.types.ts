@@ -89,6 +89,10 @@ export interface ChatRequest {
   max_tokens?: number | null;
   stop?: string | string[] | null;
   response_format?: ChatResponseFormat;
+  seed?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  parallel_tool_calls?: boolean;
   /** Ignored by providers: `complete()` never streams, `stream()` always does. */
   stream?: boolean | null;
   /** End-user id for the vendor's abuse monitoring. */

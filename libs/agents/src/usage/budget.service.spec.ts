@@ -1,7 +1,8 @@
-import type { Repository } from 'typeorm';
+import type { FindManyOptions, Repository } from 'typeorm';
 
 import { BudgetLedgerEntity } from './budget-ledger.entity';
 import { BudgetEntity } from './budget.entity';
+import type { BudgetOptions } from './budget.service';
 import { BudgetService } from './budget.service';
 import { BudgetExceededError } from './errors/budget-exceeded.error';
 import { BudgetNotFoundError } from './errors/budget-not-found.error';
@@ -24,12 +25,18 @@ class FakeClock {
 describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   let database: UsageDatabase;
   let ledger: Repository<BudgetLedgerEntity>;
+  let budgets: Repository<BudgetEntity>;
   let clock: FakeClock;
   let service: BudgetService;
 
   beforeAll(async () => {
     database = await createUsageDatabase(kind);
     ledger = database.dataSource.getRepository(BudgetLedgerEntity);
+    budgets = database.dataSource.getRepository(BudgetEntity);
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
   });
 
   afterAll(async () => {
@@ -306,5 +313,166 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
     await expect(
       service.reserve({ tenantId: TENANT, estimatedTokens: -1, estimatedCostMicros: 0 }),
     ).rejects.toThrow(InvalidBudgetError);
+  });
+  describe('budget lookup cache', () => {
+    const reserveOne = (target: BudgetService, apiKeyId: string | null = KEY) =>
+      target.reserve({ tenantId: TENANT, apiKeyId, estimatedTokens: 10, estimatedCostMicros: 10 });
+
+    function cachedService(options?: BudgetOptions): BudgetService {
+      return new BudgetService(budgets, ledger, clock, options);
+    }
+
+    it('reuses a lookup within the TTL and queries again once it has passed', async () => {
+      await service.setBudget({
+        tenantId: TENANT,
+        scope: 'tenant',
+        period: 'day',
+        maxTokens: 1000,
+        maxCostMicros: null,
+      });
+      const find = jest.spyOn(budgets, 'find');
+      const cached = cachedService({ lookupCacheTtlMs: 5_000 });
+
+      await reserveOne(cached);
+      clock.ms += 4_999;
+      const hit = await reserveOne(cached);
+      expect(find).toHaveBeenCalledTimes(1);
+      // A cached lookup still reserves against the budget it found.
+      expect(hit.rows).toHaveLength(1);
+
+      clock.ms += 1;
+      await reserveOne(cached);
+      expect(find).toHaveBeenCalledTimes(2);
+      expect((await ledgerRow('tenant', TENANT, 'day')).reservedTokens).toBe(30);
+    });
+
+    it('caches "no budgets" too, by default, per tenant and API key', async () => {
+      const find = jest.spyOn(budgets, 'find');
+      for (let i = 0; i < 3; i++) await reserveOne(service);
+      expect(find).toHaveBeenCalledTimes(1);
+
+      await reserveOne(service, 'key-2');
+      await reserveOne(service, null);
+      await service.reserve({ tenantId: OTHER_TENANT, estimatedTokens: 1, estimatedCostMicros: 1 });
+      expect(find).toHaveBeenCalledTimes(4);
+      await reserveOne(service, 'key-2');
+      await reserveOne(service, null);
+      expect(find).toHaveBeenCalledTimes(4);
+    });
+
+    it('queries on every reservation with a TTL of 0', async () => {
+      const find = jest.spyOn(budgets, 'find');
+      const uncached = cachedService({ lookupCacheTtlMs: 0 });
+      for (let i = 0; i < 3; i++) await reserveOne(uncached);
+      expect(find).toHaveBeenCalledTimes(3);
+    });
+
+    it('applies a budget set or deleted on this replica at once', async () => {
+      await reserveOne(service);
+      const budget = await service.setBudget({
+        tenantId: TENANT,
+        scope: 'api_key',
+        scopeId: KEY,
+        period: 'month',
+        maxTokens: 5,
+        maxCostMicros: null,
+      });
+      await expect(reserveOne(service)).rejects.toThrow(BudgetExceededError);
+
+      await service.setBudget({
+        tenantId: TENANT,
+        scope: 'api_key',
+        scopeId: KEY,
+        period: 'month',
+        maxTokens: 100,
+        maxCostMicros: null,
+      });
+      await expect(reserveOne(service)).resolves.toMatchObject({ rows: [{ budgetId: budget.id }] });
+
+      await service.deleteBudget(TENANT, budget.id);
+      await expect(reserveOne(service)).resolves.toMatchObject({ rows: [] });
+    });
+
+    it("keeps other tenants' lookups when a tenant's budgets change", async () => {
+      await reserveOne(service);
+      const find = jest.spyOn(budgets, 'find');
+      await service.setBudget({
+        tenantId: OTHER_TENANT,
+        scope: 'tenant',
+        period: 'day',
+        maxTokens: 0,
+        maxCostMicros: null,
+      });
+      await reserveOne(service);
+      expect(find).not.toHaveBeenCalled();
+    });
+
+    it('does not cache a lookup that overlapped a change', async () => {
+      const find = budgets.find.bind(budgets);
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
+      let markRead!: () => void;
+      const readDone = new Promise<void>((resolve) => (markRead = resolve));
+      // The lookup reads before the change and finishes after it.
+      jest
+        .spyOn(budgets, 'find')
+        .mockImplementationOnce(async (options?: FindManyOptions<BudgetEntity>) => {
+          const read = await find(options);
+          markRead();
+          await gate;
+          return read;
+        });
+      const stale = reserveOne(service);
+      await readDone;
+      await service.setBudget({
+        tenantId: TENANT,
+        scope: 'tenant',
+        period: 'day',
+        maxTokens: 5,
+        maxCostMicros: null,
+      });
+      openGate();
+      await expect(stale).resolves.toMatchObject({ rows: [] });
+
+      await expect(reserveOne(service)).rejects.toThrow(BudgetExceededError);
+    });
+
+    it('drops the oldest lookup beyond the entry limit', async () => {
+      const find = jest.spyOn(budgets, 'find');
+      const small = cachedService({ lookupCacheMaxEntries: 2 });
+      await reserveOne(small, 'a');
+      await reserveOne(small, 'b');
+      await reserveOne(small, 'c');
+      expect(find).toHaveBeenCalledTimes(3);
+      await reserveOne(small, 'c');
+      await reserveOne(small, 'b');
+      expect(find).toHaveBeenCalledTimes(3);
+      await reserveOne(small, 'a');
+      expect(find).toHaveBeenCalledTimes(4);
+    });
+
+    it('counts a refreshed lookup as the newest', async () => {
+      const find = jest.spyOn(budgets, 'find');
+      const small = cachedService({ lookupCacheTtlMs: 10, lookupCacheMaxEntries: 2 });
+      await reserveOne(small, 'a');
+      clock.ms += 5;
+      await reserveOne(small, 'b');
+      clock.ms += 5;
+      await reserveOne(small, 'a'); // expired: looked up again
+      await reserveOne(small, 'c'); // drops b, the oldest now
+      expect(find).toHaveBeenCalledTimes(4);
+      await reserveOne(small, 'a');
+      expect(find).toHaveBeenCalledTimes(4);
+      await reserveOne(small, 'b');
+      expect(find).toHaveBeenCalledTimes(5);
+    });
+
+    it.each([
+      [{ lookupCacheTtlMs: -1 }],
+      [{ lookupCacheTtlMs: 1.5 }],
+      [{ lookupCacheMaxEntries: 0 }],
+    ])('refuses the options %j', (options) => {
+      expect(() => cachedService(options)).toThrow(RangeError);
+    });
   });
 });

@@ -14,6 +14,29 @@ import { BudgetEntity } from './budget.entity';
 import { BudgetExceededError } from './errors/budget-exceeded.error';
 import { BudgetNotFoundError } from './errors/budget-not-found.error';
 import { InvalidBudgetError } from './errors/invalid-budget.error';
+import { BUDGET_OPTIONS } from './usage.constants';
+
+/** Provide under `BUDGET_OPTIONS`; every field is optional. */
+export interface BudgetOptions {
+  /**
+   * How long `reserve` reuses the budgets it looked up for a tenant and API key, so calls
+   * without budgets cost no budget query. A change made on this replica applies at once;
+   * other replicas see it after at most this long. 0 disables the cache.
+   * @default 5000
+   */
+  lookupCacheTtlMs?: number;
+  /** Tenant and API key pairs cached at most; the oldest entry goes first. @default 10000 */
+  lookupCacheMaxEntries?: number;
+}
+
+export const DEFAULT_BUDGET_LOOKUP_CACHE_TTL_MS = 5_000;
+export const DEFAULT_BUDGET_LOOKUP_CACHE_MAX_ENTRIES = 10_000;
+
+interface CachedLookup {
+  tenantId: string;
+  budgets: readonly BudgetEntity[];
+  expiresAt: number;
+}
 
 export interface ReserveRequest {
   tenantId: string;
@@ -82,6 +105,11 @@ const SCOPE_ID_MAX_LENGTH = 128;
  * each (`... WHERE spent + reserved + estimate <= limit`), so concurrent requests cannot
  * overspend on PostgreSQL or SQLite without locks or transactions; `settle` swaps the
  * estimate for the actual usage afterwards, `release` drops it when the call failed.
+ *
+ * Every gateway call reserves, so the budgets that apply to a tenant and API key are cached
+ * for `BudgetOptions.lookupCacheTtlMs` (5 s by default): without budgets, a call costs no
+ * query. `setBudget` and `deleteBudget` drop the tenant's entries on this replica only;
+ * other replicas apply a change after at most the TTL.
  */
 @Injectable()
 export class BudgetService {
@@ -89,13 +117,32 @@ export class BudgetService {
   private readonly clock: Clock;
   /** Reservations not yet settled or released, so a second settle cannot count twice. */
   private readonly open = new WeakSet<Reservation>();
+  private readonly cacheTtlMs: number;
+  private readonly cacheMaxEntries: number;
+  /** Budgets per tenant and API key, oldest entry first (a Map keeps insertion order). */
+  private readonly lookups = new Map<string, CachedLookup>();
+  /**
+   * Bumped on every invalidation: a lookup that overlapped one may have read the old
+   * budgets, so it is not cached.
+   */
+  private lookupGeneration = 0;
 
   constructor(
     @InjectRepository(BudgetEntity) private readonly budgets: Repository<BudgetEntity>,
     @InjectRepository(BudgetLedgerEntity) private readonly ledger: Repository<BudgetLedgerEntity>,
     @Optional() @Inject(Clock) clock?: Clock,
+    @Optional() @Inject(BUDGET_OPTIONS) options?: BudgetOptions,
   ) {
     this.clock = clock ?? systemClock;
+    this.cacheTtlMs = options?.lookupCacheTtlMs ?? DEFAULT_BUDGET_LOOKUP_CACHE_TTL_MS;
+    this.cacheMaxEntries =
+      options?.lookupCacheMaxEntries ?? DEFAULT_BUDGET_LOOKUP_CACHE_MAX_ENTRIES;
+    if (!Number.isSafeInteger(this.cacheTtlMs) || this.cacheTtlMs < 0) {
+      throw new RangeError('BudgetOptions.lookupCacheTtlMs must be a non-negative integer');
+    }
+    if (!Number.isSafeInteger(this.cacheMaxEntries) || this.cacheMaxEntries < 1) {
+      throw new RangeError('BudgetOptions.lookupCacheMaxEntries must be a positive integer');
+    }
   }
 
   /**
@@ -167,9 +214,20 @@ export class BudgetService {
     await this.adjust(reservation.rows, reservation, { tokens: 0, costMicros: 0 });
   }
 
-  /** Creates or replaces the budget of a scope and period. */
+  /**
+   * Creates or replaces the budget of a scope and period. `reserve` on this replica applies
+   * it at once; other replicas after at most `BudgetOptions.lookupCacheTtlMs`.
+   */
   async setBudget(input: SetBudgetInput): Promise<BudgetEntity> {
     const scopeId = this.validateBudget(input);
+    try {
+      return await this.writeBudget(input, scopeId);
+    } finally {
+      this.invalidateLookups(input.tenantId);
+    }
+  }
+
+  private async writeBudget(input: SetBudgetInput, scopeId: string): Promise<BudgetEntity> {
     const existing = await this.budgets.findOneBy({
       scope: input.scope,
       scopeId,
@@ -240,13 +298,51 @@ export class BudgetService {
     });
   }
 
-  /** @throws BudgetNotFoundError when the tenant has no budget with this id. */
+  /**
+   * Like `setBudget`, applies at once on this replica and after at most the lookup cache TTL
+   * on others.
+   * @throws BudgetNotFoundError when the tenant has no budget with this id.
+   */
   async deleteBudget(tenantId: string, id: string): Promise<void> {
-    const result = await this.budgets.delete({ id, tenantId });
-    if (!result.affected) throw new BudgetNotFoundError(id);
+    try {
+      const result = await this.budgets.delete({ id, tenantId });
+      if (!result.affected) throw new BudgetNotFoundError(id);
+    } finally {
+      this.invalidateLookups(tenantId);
+    }
   }
 
+  /** The budgets `reserve` applies, from the lookup cache while it is fresh. */
   private async applicableBudgets(
+    tenantId: string,
+    apiKeyId: string | null,
+  ): Promise<readonly BudgetEntity[]> {
+    if (this.cacheTtlMs === 0) return this.queryApplicableBudgets(tenantId, apiKeyId);
+    // JSON keeps any tenant and key id pair apart, whatever characters they contain.
+    const key = JSON.stringify([tenantId, apiKeyId]);
+    const cached = this.lookups.get(key);
+    if (cached && this.clock.now() < cached.expiresAt) return cached.budgets;
+    const generation = this.lookupGeneration;
+    const budgets = await this.queryApplicableBudgets(tenantId, apiKeyId);
+    if (generation === this.lookupGeneration) {
+      this.lookups.delete(key); // re-inserted last: the newest
+      this.lookups.set(key, { tenantId, budgets, expiresAt: this.clock.now() + this.cacheTtlMs });
+      while (this.lookups.size > this.cacheMaxEntries) {
+        this.lookups.delete(this.lookups.keys().next().value!);
+      }
+    }
+    return budgets;
+  }
+
+  /** Drops this replica's cached lookups of the tenant, and any lookup still running. */
+  private invalidateLookups(tenantId: string): void {
+    this.lookupGeneration++;
+    for (const [key, entry] of this.lookups) {
+      if (entry.tenantId === tenantId) this.lookups.delete(key);
+    }
+  }
+
+  private async queryApplicableBudgets(
     tenantId: string,
     apiKeyId: string | null,
   ): Promise<BudgetEntity[]> {

@@ -7,9 +7,15 @@ import { AllTargetsFailedError } from './errors/all-targets-failed.error';
 import type { ModelRoutingConfig, ModelTarget, RoutingAttempt } from './model-routing';
 import { resolveModelTargets, validateModelRouting } from './model-routing';
 
+/** Where the router finds providers by name, on every call (so providers may change). */
+export interface ProviderLookup {
+  get(name: string): LlmProvider | undefined;
+  has(name: string): boolean;
+}
+
 export interface ModelRouterOptions {
-  /** Provider name → provider. */
-  providers: ReadonlyMap<string, LlmProvider>;
+  /** Provider name → provider: a `Map`, or the gateway's `ProviderRegistry`. */
+  providers: ReadonlyMap<string, LlmProvider> | (ProviderLookup & { names(): Iterable<string> });
   /** Validated against `providers` when the router is built. */
   routing: ModelRoutingConfig;
   /** The policy each provider's calls run through; in Nest, `(name) => registry.get(name)`. */
@@ -48,23 +54,23 @@ export interface RoutedStream {
  * `useFactory: (registry: PolicyRegistry) => new ModelRouter({ providers, routing, policyFor: (n) => registry.get(n) })`.
  */
 export class ModelRouter {
-  private readonly providers: ReadonlyMap<string, LlmProvider>;
-  private readonly providerNames: ReadonlySet<string>;
+  private readonly providers: ProviderLookup;
   private readonly routing: ModelRoutingConfig;
   private readonly policyFor: (provider: string) => DependencyPolicy;
   private readonly now: () => number;
 
   constructor(options: ModelRouterOptions) {
     this.providers = options.providers;
-    this.providerNames = new Set(options.providers.keys());
-    this.routing = validateModelRouting(options.routing, this.providerNames);
+    const names =
+      'names' in options.providers ? options.providers.names() : options.providers.keys();
+    this.routing = validateModelRouting(options.routing, names);
     this.policyFor = options.policyFor;
     this.now = options.now ?? Date.now;
   }
 
   /** The targets `model` (an alias or `provider/model`) resolves to; `UnknownModelError` if none. */
   targetsFor(model: string): readonly ModelTarget[] {
-    return resolveModelTargets(this.routing, this.providerNames, model);
+    return resolveModelTargets(this.routing, this.providers, model);
   }
 
   async complete(request: ChatRequest, options: LlmCallOptions): Promise<RoutedCompletion> {
@@ -103,8 +109,11 @@ export class ModelRouter {
     let lastError: unknown;
     for (const target of targets) {
       const provider = this.providers.get(target.provider);
-      // validateModelRouting guarantees this; a missing provider is a bug, not a fallback.
-      if (!provider) throw new Error(`Provider "${target.provider}" is not configured`);
+      if (!provider) {
+        // An administrator removed a stored provider that an alias still names.
+        attempts.push({ ...target, error: 'provider_removed' });
+        continue;
+      }
       try {
         const value = await this.policyFor(target.provider).execute(
           ({ signal }) => call(provider, target, signal),

@@ -81,7 +81,7 @@ export function validateModelRouting(
  */
 export function resolveModelTargets(
   routing: ModelRoutingConfig,
-  providerNames: ReadonlySet<string>,
+  providerNames: Pick<ReadonlySet<string>, 'has'>,
   requested: string,
 ): readonly ModelTarget[] {
   if (Object.hasOwn(routing.aliases, requested)) return routing.aliases[requested];

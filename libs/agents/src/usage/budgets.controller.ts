@@ -1,0 +1,157 @@
+import type { Principal } from '@keel/security';
+import { CurrentPrincipal, IpRestricted, Roles, Scopes } from '@keel/security';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Put,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+
+import type { BudgetEntity } from './budget.entity';
+import type { BudgetStatus } from './budget.service';
+import { BudgetService } from './budget.service';
+import {
+  BudgetDto,
+  BudgetListDto,
+  BudgetStatusDto,
+  BudgetTenantQueryDto,
+  SetBudgetDto,
+} from './dto/budget.dto';
+import { microsToUsd, usdToMicros } from './dto/usd-amount';
+import { InvalidBudgetError } from './errors/invalid-budget.error';
+
+const idPipe = new ParseUUIDPipe({ version: '4' });
+
+function toBudgetDto(budget: BudgetEntity): BudgetDto {
+  return {
+    id: budget.id,
+    tenantId: budget.tenantId,
+    scope: budget.scope,
+    scopeId: budget.scopeId,
+    period: budget.period,
+    maxTokens: budget.maxTokens,
+    maxCostUsd: budget.maxCostMicros === null ? null : microsToUsd(budget.maxCostMicros),
+    createdAt: budget.createdAt.toISOString(),
+    updatedAt: budget.updatedAt.toISOString(),
+  };
+}
+
+/** The DTO admits only amounts `usdToMicros` takes; this guards against a missing pipe. */
+function costLimitMicros(usd: number | null): number | null {
+  if (usd === null) return null;
+  const micros = usdToMicros(usd);
+  if (micros === null) {
+    throw new InvalidBudgetError(['maxCostUsd must be a dollar amount with at most 6 decimals']);
+  }
+  return micros;
+}
+
+function toStatusDto(status: BudgetStatus): BudgetStatusDto {
+  const { createdAt, updatedAt, ...budget } = toBudgetDto(status.budget);
+  return {
+    ...budget,
+    periodStart: status.periodStart,
+    resetsAt: status.resetsAt.toISOString(),
+    reservedTokens: status.reservedTokens,
+    reservedCostUsd: microsToUsd(status.reservedMicros),
+    spentTokens: status.spentTokens,
+    spentCostUsd: microsToUsd(status.spentMicros),
+    createdAt,
+    updatedAt,
+  };
+}
+
+/** LLM token and cost budgets of any tenant, for Keel-wide administrators. */
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Missing or invalid credentials.' })
+@ApiForbiddenResponse({ description: 'Not an admin, an API key without the admin scope, or IP.' })
+@Roles(['admin'])
+@Scopes(['admin'])
+@IpRestricted()
+@Controller('admin/budgets')
+export class AdminBudgetsController {
+  constructor(private readonly budgets: BudgetService) {}
+
+  @Put()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Create or replace the budget of a tenant or API key for a day or month',
+    description:
+      'One budget per scope and period: setting it again replaces its limits and keeps its ' +
+      'id and figures. Other replicas apply a change within a few seconds.',
+  })
+  @ApiOkResponse({ type: BudgetDto })
+  @ApiBadRequestResponse({
+    description:
+      'A field is missing or malformed, both limits are null, scopeId is missing for an API ' +
+      'key budget, or the scope belongs to another tenant.',
+  })
+  async set(@Body() body: SetBudgetDto): Promise<BudgetDto> {
+    const budget = await this.budgets.setBudget({
+      tenantId: body.tenantId,
+      scope: body.scope,
+      ...(body.scopeId === undefined ? {} : { scopeId: body.scopeId }),
+      period: body.period,
+      maxTokens: body.maxTokens,
+      maxCostMicros: costLimitMicros(body.maxCostUsd),
+    });
+    return toBudgetDto(budget);
+  }
+
+  @Get()
+  @ApiOperation({ summary: "List a tenant's budgets with the current period's figures" })
+  @ApiOkResponse({ type: BudgetListDto })
+  @ApiBadRequestResponse({ description: 'tenantId is missing or not a UUID.' })
+  async list(@Query() query: BudgetTenantQueryDto): Promise<BudgetListDto> {
+    return { data: (await this.budgets.listBudgets(query.tenantId)).map(toStatusDto) };
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Delete a budget of a tenant' })
+  @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiBadRequestResponse({ description: 'The id or tenantId is not a UUID.' })
+  @ApiNotFoundResponse({ description: 'The tenant has no budget with this id.' })
+  async delete(
+    @Param('id', idPipe) id: string,
+    @Query() query: BudgetTenantQueryDto,
+  ): Promise<void> {
+    await this.budgets.deleteBudget(query.tenantId, id);
+  }
+}
+
+/** The caller's own tenant's budgets, for any authenticated user or `llm:invoke` API key. */
+@ApiTags('budgets')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Missing or invalid credentials.' })
+@ApiForbiddenResponse({ description: 'The API key lacks the llm:invoke scope.' })
+@Controller('budgets')
+export class BudgetsController {
+  constructor(private readonly budgets: BudgetService) {}
+
+  @Get()
+  @Scopes(['llm:invoke'])
+  @ApiOperation({ summary: "List your tenant's budgets with the current period's figures" })
+  @ApiOkResponse({ type: BudgetListDto })
+  async list(@CurrentPrincipal() principal: Principal): Promise<BudgetListDto> {
+    return { data: (await this.budgets.listBudgets(principal.tenantId)).map(toStatusDto) };
+  }
+}
