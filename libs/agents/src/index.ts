@@ -33,3 +33,4 @@ export * from './gateway/gateway.service';
 export * from './gateway/openai-error.filter';
 export * from './gateway/provider-registry';
 export * from './gateway/telemetry/gen-ai-telemetry';
+export * from './gateway/stored-providers';

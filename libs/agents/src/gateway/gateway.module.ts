@@ -17,18 +17,32 @@ import { GatewayService } from './gateway.service';
 import { OpenAiErrorFilter } from './openai-error.filter';
 import { ProviderRegistry } from './provider-registry';
 import { ModelRouter } from './routing/model-router.service';
+import { STORED_PROVIDER_ENTITIES } from './stored-providers/stored-provider.entities';
+import {
+  STORED_PROVIDER_POLICY,
+  STORED_PROVIDERS_OPTIONS,
+} from './stored-providers/stored-providers.constants';
+import { AdminLlmProvidersController } from './stored-providers/stored-providers.controller';
+import { StoredProvidersService } from './stored-providers/stored-providers.service';
 import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
 
 /**
  * The LLM gateway: `POST /chat/completions` and `GET /models` in OpenAI's shapes (mount it
  * under `/v1` with `RouterModule`), with routing and fallbacks, the response cache, usage
- * records, budgets and GenAI telemetry. Needs `ResilienceModule` (global) with a policy per
+ * records, budgets and GenAI telemetry; admin routes for budgets (`/admin/budgets`, and
+ * `/budgets` for a tenant's own) and for providers stored encrypted (`/admin/llm-providers`,
+ * which needs `@keel/security`'s `EncryptionService` to store keys). Needs `ResilienceModule` (global) with a policy per
  * configured provider, `@keel/security`'s guards, and a TypeORM connection that lists
  * `AGENTS_ENTITIES` and runs `AGENTS_MIGRATIONS`.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([...USAGE_ENTITIES])],
-  controllers: [ChatCompletionsController, BudgetsController, AdminBudgetsController],
+  imports: [TypeOrmModule.forFeature([...USAGE_ENTITIES, ...STORED_PROVIDER_ENTITIES])],
+  controllers: [
+    ChatCompletionsController,
+    BudgetsController,
+    AdminBudgetsController,
+    AdminLlmProvidersController,
+  ],
   providers: [
     {
       provide: GATEWAY_OPTIONS,
@@ -65,12 +79,32 @@ import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
       inject: [GATEWAY_OPTIONS],
       useFactory: (options: ResolvedGatewayOptions) => new PriceTable(options.prices),
     },
+    {
+      provide: STORED_PROVIDER_POLICY,
+      inject: [GATEWAY_OPTIONS],
+      useFactory: (options: ResolvedGatewayOptions) => options.storedProviderPolicy,
+    },
+    {
+      provide: STORED_PROVIDERS_OPTIONS,
+      inject: [GATEWAY_OPTIONS],
+      useFactory: (options: ResolvedGatewayOptions) => ({
+        refreshIntervalMs: options.storedProvidersRefreshMs,
+      }),
+    },
+    StoredProvidersService,
     GenAiTelemetry,
     UsageRecorderService,
     BudgetService,
     GatewayService,
     OpenAiErrorFilter,
   ],
-  exports: [GatewayService, ModelRouter, ProviderRegistry, UsageRecorderService, BudgetService],
+  exports: [
+    GatewayService,
+    ModelRouter,
+    ProviderRegistry,
+    StoredProvidersService,
+    UsageRecorderService,
+    BudgetService,
+  ],
 })
 export class GatewayModule extends GatewayConfigurableModuleClass {}
