@@ -1,4 +1,6 @@
-import { LlmUsageEntity, UsageRecorderService } from '@keel/agents';
+import { randomBytes } from 'node:crypto';
+
+import { LlmUsageEntity, StoredProviderEntity, UsageRecorderService } from '@keel/agents';
 import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
 
@@ -58,6 +60,7 @@ describe('LLM gateway (/v1/chat/completions)', () => {
       LLM_TOTAL_TIMEOUT_MS: '1000',
       LLM_BREAKER_THRESHOLD: '5',
       LLM_BREAKER_HALF_OPEN_MS: '3600000',
+      ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
     });
     await testApp.app.listen(0, '127.0.0.1');
     baseURL = `${await testApp.app.getUrl()}/v1`;
@@ -398,6 +401,49 @@ describe('LLM gateway (/v1/chat/completions)', () => {
       provider: 'secondary',
       fallbackFrom: 'primary/gpt-4o-mini',
     });
+  });
+
+  it('serves through a provider an admin stored, with its key encrypted at rest', async () => {
+    const created = await testApp.app.inject({
+      method: 'POST',
+      url: '/v1/admin/llm-providers',
+      headers: testApp.admin.headers,
+      payload: {
+        name: 'stored',
+        kind: 'openai-compatible',
+        baseUrl: secondary.url,
+        apiKey: 'sk-stored-secret',
+        models: ['gpt-4o'],
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).not.toContain('sk-stored-secret');
+    secondary.enqueue({ reply: { content: 'from a stored provider' } });
+
+    const completion = await client.chat.completions
+      .create({ model: 'stored/gpt-4o', messages: [{ role: 'user', content: 'hello' }] })
+      .withResponse();
+    expect(completion.data.choices[0].message.content).toBe('from a stored provider');
+    expect(completion.response.headers.get('x-keel-target')).toBe('stored/gpt-4o');
+    expect(secondary.requests[0].headers.authorization).toBe('Bearer sk-stored-secret');
+    const [row] = await testApp.app.get(DataSource).getRepository(StoredProviderEntity).find();
+    expect(row.apiKeyCiphertext).toEqual(expect.any(String));
+    expect(row.apiKeyCiphertext).not.toContain('sk-stored-secret');
+    expect((await client.models.list()).data.map((m) => m.id)).toContain('stored/gpt-4o');
+
+    const id = created.json<{ id: string }>().id;
+    const removed = await testApp.app.inject({
+      method: 'DELETE',
+      url: `/v1/admin/llm-providers/${id}`,
+      headers: testApp.admin.headers,
+    });
+    expect(removed.statusCode).toBe(204);
+    await expect(
+      client.chat.completions.create({
+        model: 'stored/gpt-4o',
+        messages: [{ role: 'user', content: 'hello' }],
+      }),
+    ).rejects.toMatchObject({ status: 404 });
   });
 
   it('lists aliases and provider models at /v1/models', async () => {
