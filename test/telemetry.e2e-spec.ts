@@ -168,4 +168,79 @@ describe('telemetry of the running service', () => {
       ]),
     );
   });
+  it('traces a gateway call as a GenAI CLIENT span under the request, on the built-in dev provider', async () => {
+    const port = await freePort();
+    // No LLM configuration at all: the service answers with its deterministic dev provider.
+    const { child, exited } = spawnNode(MAIN, {
+      ...database.env,
+      NODE_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_SERVICE_NAME: 'keel-e2e',
+      JWT_SECRET: TEST_JWT_SECRET,
+      ADMIN_EMAIL: TEST_ADMIN.email,
+      ADMIN_PASSWORD: TEST_ADMIN.password,
+    });
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
+      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(TEST_ADMIN),
+      });
+      const { access_token: token } = (await login.json()) as { access_token: string };
+      const traceId = 'abcdefabcdefabcdefabcdefabcdef12';
+      const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          traceparent: `00-${traceId}-abcdefabcdefabcd-01`,
+        },
+        body: JSON.stringify({
+          model: 'default',
+          max_tokens: 64,
+          messages: [{ role: 'user', content: 'hello keel' }],
+        }),
+      });
+      expect(chat.status).toBe(200);
+      expect(chat.headers.get('x-keel-target')).toBe('dev/dev-echo');
+      const body = (await chat.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0].message.content).toContain('hello keel');
+
+      const [server] = await sink.waitForSpans(
+        (s) => s.traceId === traceId && s.kind === 2,
+        10_000,
+      );
+      const [span] = await sink.waitForSpans(
+        (s) => s.traceId === traceId && s.name.startsWith('chat '),
+        10_000,
+      );
+      expect(span).toMatchObject({
+        name: 'chat dev-echo',
+        kind: 3,
+        parentSpanId: server.spanId,
+        attributes: expect.objectContaining({
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'keel.dev',
+          'gen_ai.request.model': 'dev-echo',
+          'gen_ai.response.model': 'dev-echo',
+          'gen_ai.request.max_tokens': 64,
+          'gen_ai.usage.input_tokens': expect.any(Number) as number,
+          'gen_ai.usage.output_tokens': expect.any(Number) as number,
+        }) as Record<string, unknown>,
+      });
+
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(
+        /gen_ai_client_operation_duration_seconds_count\{[^}]*gen_ai_request_model="dev-echo"[^}]*\} 1/,
+      );
+      expect(metrics).toMatch(/gen_ai_client_token_usage_bucket\{[^}]*gen_ai_token_type="output"/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    await exited;
+  });
 });
