@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { LLM_VENDOR_POLICY } from '@keel/agents';
+
 import { ConfigValidationError } from './config.error';
 import { loadConfig } from './load-config';
 
@@ -190,6 +192,282 @@ describe('loadConfig', () => {
       writeFileSync(file, 'value');
       expect(problemsOf({ HOST: 'a', HOST_FILE: file })).toEqual([
         'HOST: set either HOST or HOST_FILE, not both',
+      ]);
+    });
+  });
+
+  describe('LLM gateway settings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keel-gateway-config-'));
+    const FAKE_KEY = 'sk-fake-0123456789abcdef';
+    const OPENAI = { name: 'openai', kind: 'openai-compatible', apiKey: FAKE_KEY };
+    const SMART = { smart: [{ provider: 'openai', model: 'gpt-4o' }] };
+
+    function errorOf(env: Record<string, string>): ConfigValidationError {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        if (error instanceof ConfigValidationError) return error;
+        throw error;
+      }
+      throw new Error('expected the configuration to be rejected');
+    }
+
+    it('defaults to the dev provider, a memory cache and the LLM vendor policy', () => {
+      expect(loadConfig({}).gateway).toEqual({
+        providers: undefined,
+        aliases: undefined,
+        prices: [],
+        cache: { store: 'memory', ttlMs: 300_000, maxEntries: 10_000 },
+        reserveOutputTokens: 1_024,
+        vendorPolicy: LLM_VENDOR_POLICY,
+      });
+    });
+
+    it('reads LLM_PROVIDERS, LLM_MODEL_ALIASES and LLM_PRICES', () => {
+      const price = {
+        model: 'gpt-4o',
+        inputPerMillion: 2.5,
+        outputPerMillion: 10,
+        currency: 'USD',
+      };
+      const gateway = loadConfig({
+        LLM_PROVIDERS: JSON.stringify([OPENAI, { name: 'local', kind: 'dev' }]),
+        LLM_MODEL_ALIASES: JSON.stringify(SMART),
+        LLM_PRICES: JSON.stringify([price]),
+      }).gateway;
+      expect(gateway.providers).toEqual([OPENAI, { name: 'local', kind: 'dev' }]);
+      expect(gateway.aliases).toEqual(SMART);
+      expect(gateway.prices).toEqual([price]);
+    });
+
+    it('refuses LLM_PROVIDERS that is not JSON without echoing it', () => {
+      const env = { LLM_PROVIDERS: `[{"name":"openai","apiKey":"${FAKE_KEY}"` };
+      expect(problemsOf(env)).toEqual(['LLM_PROVIDERS: is not valid JSON']);
+      expect(errorOf(env).message).not.toContain(FAKE_KEY);
+    });
+
+    it('prefixes provider problems with LLM_PROVIDERS, never echoing keys or URLs', () => {
+      const env = {
+        LLM_PROVIDERS: JSON.stringify([
+          { name: 'claude', kind: 'anthropic' },
+          {
+            name: 'proxy',
+            kind: 'openai-compatible',
+            baseUrl: `https://u:${FAKE_KEY}@proxy.test/v1`,
+          },
+          { name: 'x', kind: 'dev', apiKey: FAKE_KEY },
+        ]),
+      };
+      expect(problemsOf(env)).toEqual([
+        'LLM_PROVIDERS: provider "claude".apiKey is required for kind anthropic',
+        'LLM_PROVIDERS: provider "proxy".baseUrl must not embed credentials; use apiKey',
+        'LLM_PROVIDERS: provider "x".apiKey is not used by kind dev',
+      ]);
+      expect(errorOf(env).message).not.toContain(FAKE_KEY);
+      expect(problemsOf({ LLM_PROVIDERS: '{"name":"openai"}' })).toEqual([
+        'LLM_PROVIDERS: providers must be an array',
+      ]);
+    });
+
+    it('reads a provider key from apiKeyFile', () => {
+      const file = join(dir, 'openai-key');
+      writeFileSync(file, `${FAKE_KEY}\n`);
+      const providers = loadConfig({
+        LLM_PROVIDERS: JSON.stringify([
+          { name: 'openai', kind: 'openai-compatible', apiKeyFile: file },
+        ]),
+      }).gateway.providers;
+      expect(providers).toEqual([{ name: 'openai', kind: 'openai-compatible', apiKey: FAKE_KEY }]);
+    });
+
+    it('names an unreadable apiKeyFile by its path only', () => {
+      const missing = join(dir, 'no-such-key');
+      const problems = problemsOf({
+        LLM_PROVIDERS: JSON.stringify([
+          {
+            name: 'openai',
+            kind: 'openai-compatible',
+            baseUrl: 'https://llm.test/v1',
+            apiKeyFile: missing,
+          },
+        ]),
+      });
+      expect(problems).toEqual([`LLM_PROVIDERS[0].apiKeyFile: cannot read ${missing} (ENOENT)`]);
+      expect(problems.join()).not.toContain('llm.test');
+    });
+
+    it('refuses apiKeyFile together with apiKey, or not a path', () => {
+      for (const entry of [
+        { ...OPENAI, apiKeyFile: join(dir, 'openai-key') },
+        {
+          name: 'openai',
+          kind: 'openai-compatible',
+          baseUrl: 'https://llm.test/v1',
+          apiKeyFile: 7,
+        },
+      ]) {
+        const env = { LLM_PROVIDERS: JSON.stringify([entry]) };
+        expect(problemsOf(env)).toEqual([
+          'LLM_PROVIDERS[0].apiKeyFile: must be a path, and not set together with apiKey',
+        ]);
+        expect(errorOf(env).message).not.toContain(FAKE_KEY);
+      }
+    });
+
+    it('reads the whole provider list from LLM_PROVIDERS_FILE', () => {
+      const file = join(dir, 'providers.json');
+      writeFileSync(file, `${JSON.stringify([OPENAI])}\n`);
+      expect(loadConfig({ LLM_PROVIDERS_FILE: file }).gateway.providers).toEqual([OPENAI]);
+
+      const broken = join(dir, 'providers-broken.json');
+      writeFileSync(broken, `[{"name":"openai","apiKey":"${FAKE_KEY}"}`);
+      const error = errorOf({ LLM_PROVIDERS_FILE: broken });
+      expect(error.problems).toEqual(['LLM_PROVIDERS: is not valid JSON']);
+      expect(error.message).not.toContain(FAKE_KEY);
+    });
+
+    it('checks LLM_MODEL_ALIASES against the configured providers', () => {
+      expect(
+        problemsOf({
+          LLM_PROVIDERS: JSON.stringify([OPENAI]),
+          LLM_MODEL_ALIASES: JSON.stringify({
+            smart: [{ provider: 'anthropic', model: 'claude' }],
+            'bad/name': [{ provider: 'openai', model: 'gpt-4o' }],
+          }),
+        }),
+      ).toEqual([
+        'LLM_MODEL_ALIASES: alias "smart"[0].provider "anthropic" is not a configured provider',
+        'LLM_MODEL_ALIASES: alias "bad/name": name must be 1-128 of A-Z a-z 0-9 _ . : - starting alphanumeric',
+      ]);
+      expect(problemsOf({ LLM_MODEL_ALIASES: '{' })).toEqual([
+        'LLM_MODEL_ALIASES: is not valid JSON',
+      ]);
+    });
+
+    it('checks LLM_MODEL_ALIASES against the dev provider when LLM_PROVIDERS is unset', () => {
+      const mine = { mine: [{ provider: 'dev', model: 'dev-echo' }] };
+      expect(loadConfig({ LLM_MODEL_ALIASES: JSON.stringify(mine) }).gateway.aliases).toEqual(mine);
+      expect(problemsOf({ LLM_MODEL_ALIASES: JSON.stringify(SMART) })).toEqual([
+        'LLM_MODEL_ALIASES: alias "smart"[0].provider "openai" is not a configured provider',
+      ]);
+    });
+
+    it('does not blame aliases for providers of a refused LLM_PROVIDERS', () => {
+      expect(
+        problemsOf({
+          LLM_PROVIDERS: JSON.stringify([{ name: 'openai', kind: 'openai-compatible' }]),
+          LLM_MODEL_ALIASES: JSON.stringify(SMART),
+        }),
+      ).toEqual([
+        'LLM_PROVIDERS: provider "openai".apiKey is required when baseUrl is left to OpenAI\'s',
+      ]);
+      expect(
+        problemsOf({ LLM_PROVIDERS: 'not json', LLM_MODEL_ALIASES: JSON.stringify(SMART) }),
+      ).toEqual(['LLM_PROVIDERS: is not valid JSON']);
+      expect(
+        problemsOf({
+          LLM_PROVIDERS: JSON.stringify([{ name: 'openai', kind: 'openai-compatible' }]),
+          LLM_MODEL_ALIASES: JSON.stringify({ smart: [{ provider: 'anthropic', model: 'c' }] }),
+        }),
+      ).toEqual([
+        'LLM_PROVIDERS: provider "openai".apiKey is required when baseUrl is left to OpenAI\'s',
+        'LLM_MODEL_ALIASES: alias "smart"[0].provider "anthropic" is not a configured provider',
+      ]);
+    });
+
+    it('prefixes price table problems with LLM_PRICES', () => {
+      expect(
+        problemsOf({
+          LLM_PRICES: JSON.stringify([
+            { model: 'gpt-4o', inputPerMillion: -1, outputPerMillion: 10, currency: 'EUR' },
+          ]),
+        }),
+      ).toEqual([
+        'LLM_PRICES: "gpt-4o": inputPerMillion must not be negative',
+        'LLM_PRICES: "gpt-4o": currency must be "USD"',
+      ]);
+      expect(problemsOf({ LLM_PRICES: '[' })).toEqual(['LLM_PRICES: is not valid JSON']);
+      expect(problemsOf({ LLM_PRICES: '{}' })).toEqual(['LLM_PRICES: must be an array']);
+    });
+
+    it('needs REDIS_URL for GATEWAY_CACHE=redis', () => {
+      expect(problemsOf({ GATEWAY_CACHE: 'redis' })).toEqual([
+        'GATEWAY_CACHE: redis needs REDIS_URL',
+      ]);
+      expect(
+        loadConfig({
+          GATEWAY_CACHE: 'redis',
+          REDIS_URL: 'redis://cache:6379',
+          GATEWAY_CACHE_TTL_MS: '60000',
+          GATEWAY_CACHE_MAX_ENTRIES: '5',
+        }).gateway.cache,
+      ).toEqual({ store: 'redis', ttlMs: 60_000, maxEntries: 5 });
+      expect(loadConfig({ GATEWAY_CACHE: 'off' }).gateway.cache.store).toBe('off');
+    });
+
+    it('refuses LLM_TIMEOUT_MS above LLM_TOTAL_TIMEOUT_MS', () => {
+      expect(problemsOf({ LLM_TIMEOUT_MS: '5000', LLM_TOTAL_TIMEOUT_MS: '4999' })).toEqual([
+        'LLM_TIMEOUT_MS: must not exceed LLM_TOTAL_TIMEOUT_MS',
+      ]);
+      expect(problemsOf({ LLM_TIMEOUT_MS: '200000' })).toEqual([
+        'LLM_TIMEOUT_MS: must not exceed LLM_TOTAL_TIMEOUT_MS',
+      ]);
+      expect(
+        loadConfig({ LLM_TIMEOUT_MS: '5000', LLM_TOTAL_TIMEOUT_MS: '5000' }).gateway.vendorPolicy
+          .timeout,
+      ).toEqual({ perAttemptMs: 5_000, overallMs: 5_000 });
+    });
+
+    it('builds the vendor policy from the LLM_* variables', () => {
+      const gateway = loadConfig({
+        LLM_TIMEOUT_MS: '10000',
+        LLM_TOTAL_TIMEOUT_MS: '45000',
+        LLM_MAX_ATTEMPTS: '5',
+        LLM_RETRY_BASE_DELAY_MS: '30000',
+        LLM_BREAKER_THRESHOLD: '9',
+        LLM_BREAKER_HALF_OPEN_MS: '15000',
+        LLM_MAX_CONCURRENT: '8',
+        GATEWAY_RESERVE_OUTPUT_TOKENS: '256',
+      }).gateway;
+      expect(gateway.vendorPolicy).toEqual({
+        retry: { maxAttempts: 5, baseDelayMs: 30_000, maxDelayMs: 30_000 },
+        circuitBreaker: { kind: 'consecutive', threshold: 9, halfOpenAfterMs: 15_000 },
+        timeout: { perAttemptMs: 10_000, overallMs: 45_000 },
+        bulkhead: { maxConcurrent: 8, maxQueued: 32 },
+      });
+      expect(gateway.reserveOutputTokens).toBe(256);
+      expect(loadConfig({ LLM_RETRY_BASE_DELAY_MS: '100' }).gateway.vendorPolicy.retry).toEqual({
+        maxAttempts: 3,
+        baseDelayMs: 100,
+        maxDelayMs: 20_000,
+      });
+    });
+
+    it.each([
+      ['LLM_MAX_ATTEMPTS', '0'],
+      ['LLM_MAX_ATTEMPTS', '11'],
+      ['LLM_TIMEOUT_MS', '99'],
+      ['LLM_MAX_CONCURRENT', '1.5'],
+      ['GATEWAY_CACHE', 'disk'],
+    ])('refuses %s=%s', (name, value) => {
+      expect(problemsOf({ [name]: value })).toEqual([
+        expect.stringMatching(new RegExp(`^${name}: `)),
+      ]);
+    });
+
+    it('lists gateway problems together with other ones', () => {
+      expect(
+        problemsOf({
+          ADMIN_EMAIL: 'a@b.test',
+          LLM_PROVIDERS: '[',
+          LLM_PRICES: '[',
+          GATEWAY_CACHE: 'redis',
+        }),
+      ).toEqual([
+        'ADMIN_EMAIL, ADMIN_PASSWORD: set both to create the first admin, or neither',
+        'LLM_PROVIDERS: is not valid JSON',
+        'LLM_PRICES: is not valid JSON',
+        'GATEWAY_CACHE: redis needs REDIS_URL',
       ]);
     });
   });

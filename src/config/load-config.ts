@@ -207,6 +207,29 @@ function readProviderKeyFiles(input: unknown, problems: string[]): unknown {
   });
 }
 
+/**
+ * Provider names in a refused `LLM_PROVIDERS`: its entries' names, or, when it is not even
+ * an array, every provider the aliases name (so only their shape is checked).
+ */
+function namesIn(rawProviders: unknown, rawAliases: unknown): string[] {
+  const named = (entries: unknown[], key: string): string[] =>
+    entries.flatMap((entry) => {
+      const value: unknown =
+        typeof entry === 'object' && entry !== null
+          ? (entry as Record<string, unknown>)[key]
+          : undefined;
+      return typeof value === 'string' ? [value] : [];
+    });
+  if (Array.isArray(rawProviders)) return named(rawProviders, 'name');
+  if (typeof rawAliases !== 'object' || rawAliases === null) return [];
+  return named(
+    Object.values(rawAliases).flatMap((chain: unknown) =>
+      Array.isArray(chain) ? (chain as unknown[]) : [],
+    ),
+    'provider',
+  );
+}
+
 function toGatewayConfig(env: Env, problems: string[]): GatewayConfig {
   const rawProviders = readProviderKeyFiles(
     parseJson('LLM_PROVIDERS', env.LLM_PROVIDERS, problems),
@@ -216,8 +239,12 @@ function toGatewayConfig(env: Env, problems: string[]): GatewayConfig {
     rawProviders === undefined
       ? undefined
       : collect('LLM_PROVIDERS', problems, () => validateProviderConfigs(rawProviders));
-  const providerNames = (providers ?? [{ name: 'dev' }]).map((p) => p.name);
   const rawAliases = parseJson('LLM_MODEL_ALIASES', env.LLM_MODEL_ALIASES, problems);
+  // With LLM_PROVIDERS set but refused, the aliases are checked against the providers it
+  // names, not against the default `dev` one: the real problem is already reported.
+  const providerNames =
+    providers?.map((p) => p.name) ??
+    (env.LLM_PROVIDERS === undefined ? ['dev'] : namesIn(rawProviders, rawAliases));
   let aliases: Record<string, ModelTarget[]> | undefined;
   if (rawAliases !== undefined) {
     aliases = collect(

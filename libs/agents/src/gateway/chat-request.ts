@@ -82,21 +82,26 @@ export function parseChatRequest(body: unknown): GatewayChatRequest {
   const tools = parseTools(body.tools);
   if (tools) request.tools = tools;
   if (body.tool_choice !== undefined && body.tool_choice !== null) {
-    request.tool_choice = parseToolChoice(body.tool_choice, tools);
+    const toolChoice = parseToolChoice(body.tool_choice, tools);
+    // Without tools, 'none' and 'auto' change nothing, and OpenAI refuses tool_choice alone.
+    if (tools || typeof toolChoice !== 'string') request.tool_choice = toolChoice;
   }
   setNumber(request, 'temperature', body, 0, 2);
   setNumber(request, 'top_p', body, 0, 1);
   setNumber(request, 'presence_penalty', body, -2, 2);
   setNumber(request, 'frequency_penalty', body, -2, 2);
-  const maxTokens =
-    positiveInteger(body, 'max_tokens') ?? positiveInteger(body, 'max_completion_tokens');
+  // Both are checked, so a bad max_completion_tokens is refused even next to max_tokens.
+  const maxTokens = positiveInteger(body, 'max_tokens');
+  const maxCompletionTokens = positiveInteger(body, 'max_completion_tokens');
   if (maxTokens !== undefined) request.max_tokens = maxTokens;
+  else if (maxCompletionTokens !== undefined) request.max_tokens = maxCompletionTokens;
   if (body.seed !== undefined && body.seed !== null) {
     if (!Number.isSafeInteger(body.seed)) throw invalid('seed must be an integer', 'seed');
     request.seed = body.seed as number;
   }
   const parallel = optionalBoolean(body, 'parallel_tool_calls');
-  if (parallel !== undefined) request.parallel_tool_calls = parallel;
+  // Meaningless without tools, and OpenAI refuses it alone.
+  if (parallel !== undefined && tools) request.parallel_tool_calls = parallel;
   if (body.stop !== undefined && body.stop !== null) request.stop = parseStop(body.stop);
   if (body.response_format !== undefined && body.response_format !== null) {
     request.response_format = parseResponseFormat(body.response_format);
@@ -159,10 +164,12 @@ function parseMessage(value: unknown, param: string): ChatMessage {
       };
     }
     default: {
-      const toolCalls =
+      const parsedCalls =
         value.tool_calls === undefined || value.tool_calls === null
           ? undefined
           : parseToolCalls(value.tool_calls, `${param}.tool_calls`);
+      // Some clients send `tool_calls: []`; vendors refuse an empty array, so it is dropped.
+      const toolCalls = parsedCalls && parsedCalls.length > 0 ? parsedCalls : undefined;
       const content =
         value.content === undefined || value.content === null
           ? null
@@ -220,6 +227,8 @@ function parseToolCalls(value: unknown, param: string): ChatToolCall[] {
 function parseTools(value: unknown): ChatFunctionTool[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw invalid('tools must be an array', 'tools');
+  // `tools: []` means no tools; OpenAI refuses an empty array, so it is not passed on.
+  if (value.length === 0) return undefined;
   if (value.length > MAX_TOOLS)
     throw invalid(`tools must hold at most ${MAX_TOOLS} tools`, 'tools');
   const names = new Set<string>();

@@ -39,6 +39,8 @@ export class OpenAiErrorFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const { status, body } = this.toError(exception, request);
     if (reply.sent || reply.raw.headersSent) return;
+    // OpenAI's SDKs retry every 429 unless told not to; a spent budget stays spent.
+    if (exception instanceof BudgetExceededError) void reply.header('x-should-retry', 'false');
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
