@@ -8,13 +8,12 @@ import type { DynamicModule } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { RouterModule } from '@nestjs/core';
-import type { Redis } from 'ioredis';
 
 import { version } from '../package.json';
 import type { AppConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { DebugModule } from './debug/debug.module';
-import { REDIS_CLIENT, RedisModule } from './redis/redis.module';
+import { AppGatewayModule } from './gateway/app-gateway.module';
 import { AppResilienceModule } from './resilience/app-resilience.module';
 import { AppSecurityModule } from './security/app-security.module';
 
@@ -80,29 +79,7 @@ export class AppModule {
         DatabaseModule,
         AppSecurityModule,
         AgentsModule.forRoot({}),
-        GatewayModule.forRootAsync({
-          imports: [RedisModule],
-          inject: [ConfigService, REDIS_CLIENT],
-          useFactory: (c: ConfigService<AppConfig, true>, redis: Redis | null) => {
-            const gateway = c.get('gateway', { infer: true });
-            return {
-              providers: gateway.providers,
-              aliases: gateway.aliases,
-              prices: gateway.prices,
-              cache:
-                gateway.cache.store === 'off'
-                  ? false
-                  : {
-                      store: gateway.cache.store,
-                      ttlMs: gateway.cache.ttlMs,
-                      maxEntries: gateway.cache.maxEntries,
-                    },
-              redis,
-              reserveOutputTokens: gateway.reserveOutputTokens,
-              storedProviderPolicy: gateway.vendorPolicy,
-            };
-          },
-        }),
+        AppGatewayModule,
         ObservabilityAdminModule,
         AppResilienceModule,
         ResilienceAdminModule,

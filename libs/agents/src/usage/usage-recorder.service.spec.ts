@@ -77,12 +77,34 @@ describe.each(usageDatabaseKinds())('UsageRecorderService on %s', (kind) => {
     expect(row.createdAt.getTime()).toBe(NOW);
   });
 
-  it('writes on its own without flush', async () => {
-    const recorder = new UsageRecorderService(repository, undefined, clock);
-    recorder.record(usage());
-    await new Promise((resolve) => setImmediate(resolve));
+  it('writes on its own after flushIntervalMs, one INSERT for the whole batch', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask', 'Date'] });
+    try {
+      const query = jest.spyOn(repository, 'query');
+      query.mockClear();
+      const recorder = new UsageRecorderService(repository, { flushIntervalMs: 5_000 }, clock);
+      for (let index = 0; index < 3; index += 1) recorder.record(usage());
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(query).not.toHaveBeenCalled();
+
+      jest.advanceTimersByTime(5_000);
+      // Nothing is queued any more: flush only waits for the write the timer started.
+      await recorder.flush();
+      expect(query).toHaveBeenCalledTimes(1);
+      expect(await repository.count()).toBe(3);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('writes a full batch at once, without waiting for the interval', async () => {
+    const query = jest.spyOn(repository, 'query');
+    query.mockClear();
+    const recorder = new UsageRecorderService(repository, { flushIntervalMs: 3_600_000 }, clock);
+    for (let index = 0; index < 200; index += 1) recorder.record(usage());
+    expect(query).toHaveBeenCalledTimes(1);
     await recorder.flush();
-    expect(await repository.count()).toBe(1);
+    expect(await repository.count()).toBe(200);
   });
 
   it('drops records beyond the queue bound and never throws', async () => {
@@ -120,9 +142,10 @@ describe.each(usageDatabaseKinds())('UsageRecorderService on %s', (kind) => {
 
   it('logs and drops a batch the database rejects', async () => {
     const error = jest.spyOn(Logger.prototype, 'error').mockImplementation();
-    const failing = {
-      insert: jest.fn().mockRejectedValue(new Error('database is down')),
-    } as unknown as Repository<LlmUsageEntity>;
+    // The real repository's metadata and driver, and a database that refuses the write.
+    const failing = Object.create(repository, {
+      query: { value: jest.fn().mockRejectedValue(new Error('database is down')) },
+    }) as Repository<LlmUsageEntity>;
     const recorder = new UsageRecorderService(failing, undefined, clock);
     recorder.record(usage());
     recorder.record(usage());

@@ -239,7 +239,7 @@ describe('AdminLlmProvidersController (SQLite)', () => {
     }
   });
 
-  it('loads stored records when the application starts', async () => {
+  it('loads stored records on refresh, which the app runs as a startup check', async () => {
     const now = new Date();
     await repository.insert({
       id: '33333333-3333-4333-8333-333333333333',
@@ -253,6 +253,9 @@ describe('AdminLlmProvidersController (SQLite)', () => {
     });
     const { app, registry } = await createApp({ encryption: true });
     try {
+      // The app's startup check runs the first load once the database is migrated.
+      expect(registry.entry('preexisting')).toBeUndefined();
+      await app.get(StoredProvidersService).refresh();
       expect(registry.entry('preexisting')).toMatchObject({ source: 'stored', models: ['m'] });
     } finally {
       await app.close();

@@ -581,14 +581,16 @@ describe('StoredProvidersService (SQLite)', () => {
   });
 
   describe('lifecycle', () => {
-    it('loads every record at bootstrap and refreshes on an unref-ed timer cleared at shutdown', async () => {
+    it('loads nothing at bootstrap (the app loads once the database is ready) and refreshes on an unref-ed timer cleared at shutdown', async () => {
       const a = replica();
       await a.service.create({ name: 'p', kind: 'dev' });
       const setIntervalSpy = jest.spyOn(global, 'setInterval');
       const clearIntervalSpy = jest.spyOn(global, 'clearInterval');
       const b = replica({ refreshIntervalMs: 12_345 });
 
-      await b.service.onApplicationBootstrap();
+      b.service.onApplicationBootstrap();
+      expect(b.registry.has('p')).toBe(false);
+      await b.service.refresh();
       expect(b.registry.has('p')).toBe(true);
       expect(setIntervalSpy).toHaveBeenCalledTimes(1);
       const [tick, delay] = setIntervalSpy.mock.calls[0];
@@ -608,14 +610,13 @@ describe('StoredProvidersService (SQLite)', () => {
       expect(clearIntervalSpy).toHaveBeenCalledWith(timer);
     });
 
-    it('starts no timer with refreshIntervalMs 0, and survives a failing first load', async () => {
+    it('starts no timer with refreshIntervalMs 0, and a failing load rejects for its caller', async () => {
       const setIntervalSpy = jest.spyOn(global, 'setInterval');
-      const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
       const { service } = replica({ refreshIntervalMs: 0 });
       jest.spyOn(repository, 'find').mockRejectedValueOnce(new Error('database is down'));
-      await service.onApplicationBootstrap();
+      service.onApplicationBootstrap();
       expect(setIntervalSpy).not.toHaveBeenCalled();
-      expect(error).toHaveBeenCalledWith(expect.stringContaining('database is down'));
+      await expect(service.refresh()).rejects.toThrow('database is down');
       service.onModuleDestroy();
     });
 

@@ -80,13 +80,12 @@ export class StoredProvidersService implements OnApplicationBootstrap, OnModuleD
     this.refreshIntervalMs = interval;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    try {
-      await this.refresh();
-    } catch (error) {
-      // Configured providers still work; the periodic refresh tries again.
-      this.logger.error(`Could not load stored LLM providers: ${describe(error)}`);
-    }
+  /**
+   * Starts the periodic refresh. The first load is the app's to run once the database is
+   * ready and migrated (a startup check calling `refresh()`): at bootstrap the connection
+   * may not be open yet.
+   */
+  onApplicationBootstrap(): void {
     if (this.refreshIntervalMs > 0) {
       this.timer = setInterval(() => {
         this.refresh().catch((error: unknown) =>
