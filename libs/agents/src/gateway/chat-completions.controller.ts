@@ -25,6 +25,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import type { ChatCompletionChunk } from '../providers/chat.types';
 import { parseChatRequest } from './chat-request';
+import { ClientDisconnectedError } from './errors/client-disconnected.error';
 import type { GatewayCaller } from './gateway.service';
 import { GatewayService } from './gateway.service';
 import { OpenAiErrorFilter } from './openai-error.filter';
@@ -71,7 +72,7 @@ export class ChatCompletionsController {
     // The client leaving aborts the upstream call, whether it is streaming or not.
     const disconnect = new AbortController();
     const onClose = () => {
-      if (!reply.raw.writableFinished) disconnect.abort(new Error('client disconnected'));
+      if (!reply.raw.writableFinished) disconnect.abort(new ClientDisconnectedError());
     };
     reply.raw.once('close', onClose);
     const options = { signal: disconnect.signal, useCache: wantsCache(cacheHeader, cacheControl) };

@@ -15,6 +15,7 @@ import { replayAsChunks } from './cache/replay-stream';
 import { ResponseCache } from './cache/response-cache.service';
 import type { GatewayChatRequest } from './chat-request';
 import { providerRequestOf } from './chat-request';
+import { ClientDisconnectedError } from './errors/client-disconnected.error';
 import { InvalidGatewayRequestError } from './errors/invalid-gateway-request.error';
 import { ProviderUnavailableError } from './errors/provider-unavailable.error';
 import { UpstreamRejectedError } from './errors/upstream-rejected.error';
@@ -224,9 +225,10 @@ export class GatewayService {
         // Failed or left midway: the tokens streamed so far were still spent.
         this.settleQuietly(call, reservation, actual);
         this.record(call, actual, 'error');
+        const left = failure === undefined || failure instanceof ClientDisconnectedError;
         telemetry.failed(
-          failure ?? new Error('client closed the stream'),
-          failure ? undefined : 'client_closed',
+          failure ?? new ClientDisconnectedError(),
+          left ? 'client_closed' : undefined,
         );
       }
     }
@@ -413,7 +415,7 @@ export class GatewayService {
       call.model = last.model;
     }
     if (!(mapped instanceof InvalidGatewayRequestError)) this.record(call, undefined, 'error');
-    telemetry.failed(error);
+    telemetry.failed(error, error instanceof ClientDisconnectedError ? 'client_closed' : undefined);
     return mapped;
   }
 

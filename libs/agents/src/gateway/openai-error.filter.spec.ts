@@ -8,12 +8,14 @@ import {
   UnauthorizedException,
   UseFilters,
 } from '@nestjs/common';
+import type { ArgumentsHost } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { FastifyReply } from 'fastify';
 
 import { BudgetExceededError } from '../usage/errors/budget-exceeded.error';
+import { ClientDisconnectedError } from './errors/client-disconnected.error';
 import { InvalidGatewayRequestError } from './errors/invalid-gateway-request.error';
 import { UpstreamRejectedError } from './errors/upstream-rejected.error';
 import type { OpenAiErrorBody } from './openai-error.filter';
@@ -241,5 +243,24 @@ describe('OpenAiErrorFilter (HTTP)', () => {
     expect(response.statusCode).toBe(400);
     expect(body.error.message).toBe('first is wrong; second is wrong');
     expect(body.error.param).toBeNull();
+  });
+});
+
+describe('OpenAiErrorFilter and a client that left', () => {
+  it('neither reports nor answers a ClientDisconnectedError', () => {
+    const report = jest.fn();
+    const send = jest.fn();
+    const filter = new OpenAiErrorFilter({ report } as unknown as ErrorReporter);
+    const request = { method: 'POST', url: '/v1/chat/completions', id: 'r-1' };
+    const reply = { sent: false, raw: { headersSent: false }, status: jest.fn(), send };
+    const host = {
+      switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
+    } as unknown as ArgumentsHost;
+
+    filter.catch(new ClientDisconnectedError(), host);
+
+    expect(report).not.toHaveBeenCalled();
+    expect(reply.status).not.toHaveBeenCalled();
+    expect(send).not.toHaveBeenCalled();
   });
 });

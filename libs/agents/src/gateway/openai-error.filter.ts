@@ -4,6 +4,7 @@ import { Catch, HttpException, HttpStatus, Logger, Optional } from '@nestjs/comm
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { BudgetExceededError } from '../usage/errors/budget-exceeded.error';
+import { ClientDisconnectedError } from './errors/client-disconnected.error';
 import { InvalidGatewayRequestError } from './errors/invalid-gateway-request.error';
 
 /** OpenAI's error body, which its SDKs parse into `APIError.error`. */
@@ -37,6 +38,11 @@ export class OpenAiErrorFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
+    if (exception instanceof ClientDisconnectedError) {
+      // Nobody is left to answer; the request log line still records it.
+      this.logger.debug(`${request.method} ${request.url.split('?', 1)[0]}: client disconnected`);
+      return;
+    }
     const { status, body } = this.toError(exception, request);
     if (reply.sent || reply.raw.headersSent) return;
     // OpenAI's SDKs retry every 429 unless told not to; a spent budget stays spent.

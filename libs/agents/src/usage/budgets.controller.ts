@@ -1,5 +1,12 @@
-import type { Principal } from '@keel/security';
-import { CurrentPrincipal, IpRestricted, Roles, Scopes } from '@keel/security';
+import type { AuditEventType, Principal } from '@keel/security';
+import {
+  actorOf,
+  AuditService,
+  CurrentPrincipal,
+  IpRestricted,
+  Roles,
+  Scopes,
+} from '@keel/security';
 import {
   Body,
   Controller,
@@ -11,6 +18,7 @@ import {
   ParseUUIDPipe,
   Put,
   Query,
+  Req,
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
@@ -23,6 +31,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 
 import type { BudgetEntity } from './budget.entity';
 import type { BudgetStatus } from './budget.service';
@@ -88,7 +97,10 @@ function toStatusDto(status: BudgetStatus): BudgetStatusDto {
 @IpRestricted()
 @Controller('admin/budgets')
 export class AdminBudgetsController {
-  constructor(private readonly budgets: BudgetService) {}
+  constructor(
+    private readonly budgets: BudgetService,
+    private readonly audit: AuditService,
+  ) {}
 
   @Put()
   @HttpCode(HttpStatus.OK)
@@ -104,7 +116,11 @@ export class AdminBudgetsController {
       'A field is missing or malformed, both limits are null, scopeId is missing for an API ' +
       'key budget, or the scope belongs to another tenant.',
   })
-  async set(@Body() body: SetBudgetDto): Promise<BudgetDto> {
+  async set(
+    @Body() body: SetBudgetDto,
+    @CurrentPrincipal() actor: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<BudgetDto> {
     const budget = await this.budgets.setBudget({
       tenantId: body.tenantId,
       scope: body.scope,
@@ -113,7 +129,15 @@ export class AdminBudgetsController {
       maxTokens: body.maxTokens,
       maxCostMicros: costLimitMicros(body.maxCostUsd),
     });
-    return toBudgetDto(budget);
+    const dto = toBudgetDto(budget);
+    this.recordChange('admin.budget.set', actor, request, budget.tenantId, budget.id, {
+      scope: dto.scope,
+      scopeId: dto.scopeId,
+      period: dto.period,
+      maxTokens: dto.maxTokens,
+      maxCostUsd: dto.maxCostUsd,
+    });
+    return dto;
   }
 
   @Get()
@@ -133,8 +157,30 @@ export class AdminBudgetsController {
   async delete(
     @Param('id', idPipe) id: string,
     @Query() query: BudgetTenantQueryDto,
+    @CurrentPrincipal() actor: Principal,
+    @Req() request: FastifyRequest,
   ): Promise<void> {
     await this.budgets.deleteBudget(query.tenantId, id);
+    this.recordChange('admin.budget.deleted', actor, request, query.tenantId, id);
+  }
+
+  private recordChange(
+    type: Extract<AuditEventType, 'admin.budget.set' | 'admin.budget.deleted'>,
+    actor: Principal,
+    request: FastifyRequest,
+    tenantId: string,
+    budgetId: string,
+    details?: Record<string, string | number | null>,
+  ): void {
+    this.audit.record({
+      type,
+      actor: actorOf(actor),
+      tenantId,
+      target: `budget:${budgetId}`,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      details,
+    });
   }
 }
 

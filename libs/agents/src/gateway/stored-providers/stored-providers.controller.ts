@@ -1,4 +1,12 @@
-import { IpRestricted, Roles, Scopes } from '@keel/security';
+import type { AuditEventType, Principal } from '@keel/security';
+import {
+  actorOf,
+  AuditService,
+  CurrentPrincipal,
+  IpRestricted,
+  Roles,
+  Scopes,
+} from '@keel/security';
 import {
   Body,
   Controller,
@@ -10,6 +18,7 @@ import {
   ParseUUIDPipe,
   Patch,
   Post,
+  Req,
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
@@ -22,6 +31,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 
 import { CreateLlmProviderDto } from './dto/create-llm-provider.dto';
 import { LlmProviderDto, LlmProviderListDto } from './dto/llm-provider.dto';
@@ -45,6 +55,26 @@ export function toLlmProviderDto(entity: StoredProviderEntity): LlmProviderDto {
   };
 }
 
+/** Only the host of a base URL: never its path, query or credentials, where keys may hide. */
+function hostOf(baseUrl: string | null): string | null {
+  if (baseUrl === null) return null;
+  try {
+    return new URL(baseUrl).host || null;
+  } catch {
+    return null;
+  }
+}
+
+/** What an audit event says of a provider: never the key, only whether there is one. */
+function auditDetails(entity: StoredProviderEntity): Record<string, string | boolean | null> {
+  return {
+    name: entity.name,
+    kind: entity.kind,
+    baseUrlHost: hostOf(entity.baseUrl),
+    hasApiKey: entity.apiKeyCiphertext !== null,
+  };
+}
+
 /** LLM providers stored in the database, for Keel-wide administrators; live in the gateway. */
 @ApiTags('admin')
 @ApiBearerAuth()
@@ -53,7 +83,10 @@ export function toLlmProviderDto(entity: StoredProviderEntity): LlmProviderDto {
 @IpRestricted()
 @Controller('admin/llm-providers')
 export class AdminLlmProvidersController {
-  constructor(private readonly providers: StoredProvidersService) {}
+  constructor(
+    private readonly providers: StoredProvidersService,
+    private readonly audit: AuditService,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Store an LLM provider; the gateway can use it at once' })
@@ -62,8 +95,20 @@ export class AdminLlmProvidersController {
   @ApiConflictResponse({
     description: 'The name is taken, or an apiKey was given and ENCRYPTION_KEYS is not set.',
   })
-  async create(@Body() body: CreateLlmProviderDto): Promise<LlmProviderDto> {
-    return toLlmProviderDto(await this.providers.create(body));
+  async create(
+    @Body() body: CreateLlmProviderDto,
+    @CurrentPrincipal() actor: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<LlmProviderDto> {
+    const entity = await this.providers.create(body);
+    this.recordChange(
+      'admin.llm_provider.created',
+      actor,
+      request,
+      entity.id,
+      auditDetails(entity),
+    );
+    return toLlmProviderDto(entity);
   }
 
   @Get()
@@ -94,8 +139,21 @@ export class AdminLlmProvidersController {
   async update(
     @Param('id', idPipe) id: string,
     @Body() body: UpdateLlmProviderDto,
+    @CurrentPrincipal() actor: Principal,
+    @Req() request: FastifyRequest,
   ): Promise<LlmProviderDto> {
-    return toLlmProviderDto(await this.providers.update(id, body));
+    const entity = await this.providers.update(id, body);
+    const changed = Object.entries(body)
+      .filter(([, value]) => value !== undefined)
+      .map(([field]) => field)
+      .sort();
+    this.recordChange('admin.llm_provider.updated', actor, request, entity.id, {
+      ...auditDetails(entity),
+      // Field names only: set or cleared, the key itself never reaches the audit log.
+      changed: changed.join(' '),
+      keyChanged: body.apiKey !== undefined,
+    });
+    return toLlmProviderDto(entity);
   }
 
   @Delete(':id')
@@ -103,7 +161,35 @@ export class AdminLlmProvidersController {
   @ApiOperation({ summary: 'Delete a stored LLM provider; the gateway stops using it at once' })
   @ApiNoContentResponse({ description: 'Deleted.' })
   @ApiNotFoundResponse({ description: 'No such provider.' })
-  async remove(@Param('id', idPipe) id: string): Promise<void> {
+  async remove(
+    @Param('id', idPipe) id: string,
+    @CurrentPrincipal() actor: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    const entity = await this.providers.get(id);
     await this.providers.remove(id);
+    this.recordChange('admin.llm_provider.deleted', actor, request, id, auditDetails(entity));
+  }
+
+  private recordChange(
+    type: Extract<
+      AuditEventType,
+      'admin.llm_provider.created' | 'admin.llm_provider.updated' | 'admin.llm_provider.deleted'
+    >,
+    actor: Principal,
+    request: FastifyRequest,
+    providerId: string,
+    details: Record<string, string | boolean | null>,
+  ): void {
+    // Stored providers are Keel-wide: the event belongs to the acting admin's tenant.
+    this.audit.record({
+      type,
+      actor: actorOf(actor),
+      tenantId: actor.tenantId,
+      target: `llm_provider:${providerId}`,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      details,
+    });
   }
 }

@@ -1,0 +1,501 @@
+import { Buffer } from 'node:buffer';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+
+export interface FastFetchOptions {
+  /** Max sockets per origin. @default 128 */
+  connections?: number;
+  /** Idle keep-alive sockets closed after. @default 30000 */
+  keepAliveTimeoutMs?: number;
+}
+
+export interface FastFetch {
+  fetch: typeof globalThis.fetch;
+  /**
+   * Stops new requests (they reject with `TypeError('fetch failed')`), closes idle sockets at
+   * once and each busy one when its response ends; resolves when every socket has closed.
+   * Abort the callers' signals to end in-flight requests sooner.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * A `fetch` for the vendor SDKs (`openai`, `@anthropic-ai/sdk`) over `node:http`/`node:https`
+ * keep-alive agents: far less CPU per call than Node's built-in fetch (undici's fetch
+ * machinery, WHATWG streams for every body, a `Response` per call).
+ *
+ * The response is a {@link FastResponse}: `Response`'s members with a real `Headers`, but not
+ * an `instanceof Response`. `text()`/`json()`/`arrayBuffer()`/`bytes()` read the socket
+ * directly; `body` (a `ReadableStream` that yields chunks as they arrive) is made only when
+ * asked for. Differences from fetch: redirects are not followed (a 3xx is returned as is, as
+ * with `redirect: 'manual'` but not opaque), no `Accept-Encoding` is added (compressed
+ * answers are still decoded), no cookies, no caching, no CORS; `http:` and `https:` only.
+ */
+export function createFastFetch(options: FastFetchOptions = {}): FastFetch {
+  const agentOptions: http.AgentOptions = {
+    keepAlive: true,
+    maxSockets: options.connections ?? 128,
+    // Applied to idle pooled sockets (the agent destroys a free socket on timeout; a busy
+    // one only emits 'timeout', which nothing here listens to). A shorter `Keep-Alive:
+    // timeout=N` hint from the server wins.
+    timeout: options.keepAliveTimeoutMs ?? 30_000,
+    scheduling: 'lifo',
+  };
+  const httpAgent = new http.Agent(agentOptions);
+  const httpsAgent = new https.Agent(agentOptions);
+  let closed = false;
+
+  const fastFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    if (closed) {
+      return Promise.reject(new TypeError('fetch failed', { cause: new Error('FastFetch is closed') }));
+    }
+    try {
+      return send(input, init, httpAgent, httpsAgent);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  };
+
+  const close = (): Promise<void> => {
+    closed = true;
+    return Promise.all([drain(httpAgent), drain(httpsAgent)]).then(() => undefined);
+  };
+
+  return { fetch: fastFetch as typeof globalThis.fetch, close };
+}
+
+/** Closes idle sockets now and busy ones when freed; resolves when all have closed. */
+function drain(agent: http.Agent): Promise<void> {
+  agent.keepSocketAlive = () => false;
+  const closing: Promise<void>[] = [];
+  for (const pool of [agent.sockets, agent.freeSockets]) {
+    for (const sockets of Object.values(pool)) {
+      for (const socket of sockets ?? []) {
+        if (socket.destroyed) continue;
+        closing.push(new Promise<void>((resolve) => socket.once('close', () => resolve())));
+      }
+    }
+  }
+  for (const sockets of Object.values(agent.freeSockets)) {
+    for (const socket of sockets ?? []) socket.destroy();
+  }
+  return Promise.all(closing).then(() => undefined);
+}
+
+type RequestBody = string | Uint8Array | AsyncIterable<Uint8Array> | null;
+
+function send(
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  httpAgent: http.Agent,
+  httpsAgent: https.Agent,
+): Promise<Response> {
+  if (typeof input !== 'string' && !(input instanceof URL)) {
+    // A Request object: rare for the SDKs (they pass a string); fetch handles it best.
+    if (init === undefined) {
+      init = requestInit(input);
+    }
+    input = input.url;
+  }
+  const url = typeof input === 'string' ? new URL(input) : input;
+  const secure = url.protocol === 'https:';
+  if (!secure && url.protocol !== 'http:') {
+    return Promise.reject(
+      new TypeError('fetch failed', { cause: new Error(`unsupported protocol ${url.protocol}`) }),
+    );
+  }
+  const signal = init?.signal ?? undefined;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+
+  const headers = toHeaderRecord(init?.headers);
+  const body = init?.body;
+  if (body === undefined || body === null || typeof body === 'string' || isBytes(body)) {
+    return dispatch(url, secure, init?.method ?? 'GET', headers, toPlainBody(body), signal, httpAgent, httpsAgent);
+  }
+  return encodeBody(body, headers).then((encoded) =>
+    dispatch(url, secure, init?.method ?? 'GET', headers, encoded, signal, httpAgent, httpsAgent),
+  );
+}
+
+function dispatch(
+  url: URL,
+  secure: boolean,
+  method: string,
+  headers: Record<string, string>,
+  body: RequestBody,
+  signal: AbortSignal | undefined,
+  httpAgent: http.Agent,
+  httpsAgent: https.Agent,
+): Promise<Response> {
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<Response>((resolve, reject) => {
+    const requestOptions: https.RequestOptions = {
+      protocol: url.protocol,
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port || (secure ? 443 : 80),
+      path: url.pathname + url.search,
+      method: method.toUpperCase(),
+      headers,
+      agent: secure ? httpsAgent : httpAgent,
+    };
+    if (url.username || url.password) {
+      requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    }
+    const req = (secure ? https : http).request(requestOptions);
+    let settled = false;
+
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      req.destroy();
+      reject(abortReason(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    req.once('error', (error) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      reject(new TypeError('fetch failed', { cause: error }));
+    });
+    req.once('response', (res) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (settled) {
+        res.destroy();
+        return;
+      }
+      settled = true;
+      resolve(new FastResponse(req, res, url.href, signal) as unknown as Response);
+    });
+
+    if (body === null) {
+      req.end();
+    } else if (typeof body === 'string' || body instanceof Uint8Array) {
+      req.end(body);
+    } else {
+      void writeStreamingBody(req, body);
+    }
+  });
+}
+
+async function writeStreamingBody(req: http.ClientRequest, body: AsyncIterable<Uint8Array>) {
+  try {
+    for await (const chunk of body) {
+      if (req.destroyed) return;
+      if (!req.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            req.off('drain', done);
+            req.off('close', done);
+            resolve();
+          };
+          req.on('drain', done);
+          req.on('close', done);
+        });
+      }
+    }
+    req.end();
+  } catch (error) {
+    req.destroy(error as Error);
+  }
+}
+
+/** A `Response` over a node `IncomingMessage`: only what is asked for is built. */
+class FastResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly headers: Headers;
+  readonly url: string;
+  readonly redirected = false;
+  readonly type: ResponseType = 'basic';
+  private source: Readable;
+  private stream: ReadableStream<Uint8Array> | null | undefined;
+  private used = false;
+  private finished = false;
+  private failure: unknown;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly req: http.ClientRequest,
+    res: http.IncomingMessage,
+    url: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.status = res.statusCode ?? 0;
+    this.statusText = res.statusMessage ?? '';
+    this.ok = this.status >= 200 && this.status < 300;
+    this.url = url;
+    const headers = new Headers();
+    const raw = res.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    this.headers = headers;
+    this.source = decode(res, headers.get('content-encoding'));
+
+    const bodyless =
+      req.method === 'HEAD' || this.status === 204 || this.status === 304 || this.status < 200;
+    if (bodyless) {
+      // Nothing to read: free the socket for the next request now.
+      res.resume();
+      this.stream = null;
+      this.finished = true;
+      return;
+    }
+    res.once('end', () => this.finish());
+    // A socket closed before the body's end: fetch errors the body with 'terminated'.
+    res.once('close', () => {
+      if (!res.complete) this.fail(new TypeError('terminated', { cause: res.errored ?? undefined }));
+    });
+    if (signal) {
+      this.onAbort = () => this.fail(abortReason(signal));
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.stream === undefined) this.stream = this.toWebStream();
+    return this.stream;
+  }
+
+  get bodyUsed(): boolean {
+    return this.used;
+  }
+
+  text(): Promise<string> {
+    return this.collect().then((buffer) => buffer.toString('utf8'));
+  }
+
+  json(): Promise<unknown> {
+    return this.text().then((text) => JSON.parse(text) as unknown);
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.collect().then((buffer) => {
+      const copy = new ArrayBuffer(buffer.byteLength);
+      new Uint8Array(copy).set(buffer);
+      return copy;
+    });
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.collect().then((buffer) => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+  }
+
+  blob(): Promise<Blob> {
+    return this.collect().then(
+      (buffer) => new Blob([buffer], { type: this.headers.get('content-type') ?? '' }),
+    );
+  }
+
+  formData(): Promise<FormData> {
+    return this.collect().then((buffer) =>
+      new Response(buffer, { status: this.status, headers: this.headers }).formData(),
+    );
+  }
+
+  clone(): FastResponse {
+    if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
+    const body = this.body;
+    const copy = Object.create(FastResponse.prototype) as FastResponse;
+    Object.assign(copy, this);
+    if (body) {
+      const [mine, theirs] = body.tee();
+      this.stream = mine;
+      copy.stream = theirs;
+      copy.source = Readable.fromWeb(theirs as import('node:stream/web').ReadableStream);
+    }
+    return copy;
+  }
+
+  /** The whole body as one Buffer, read straight from the socket. */
+  private collect(): Promise<Buffer> {
+    if (this.used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    this.used = true;
+    if (this.stream === null) return Promise.resolve(Buffer.alloc(0));
+    if (this.stream !== undefined) return collectWebStream(this.stream);
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const source = this.source;
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      const onData = (chunk: Buffer) => {
+        chunks.push(chunk);
+        length += chunk.length;
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+      };
+      const onError = (error: unknown) => {
+        cleanup();
+        reject(error);
+      };
+      const cleanup = () => {
+        source.off('data', onData);
+        source.off('end', onEnd);
+        this.rejectRead = undefined;
+      };
+      this.rejectRead = onError;
+      source.on('data', onData);
+      source.once('end', onEnd);
+    });
+  }
+
+  private rejectRead: ((error: unknown) => void) | undefined;
+  private errorStream: ((error: unknown) => void) | undefined;
+
+  private toWebStream(): ReadableStream<Uint8Array> {
+    const source = this.source;
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      return new ReadableStream({ start: (controller) => controller.error(failure) });
+    }
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        const onData = (chunk: Buffer) => {
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 1) <= 0) source.pause();
+        };
+        source.on('data', onData);
+        source.once('end', () => {
+          source.off('data', onData);
+          controller.close();
+        });
+        this.errorStream = (error) => {
+          source.off('data', onData);
+          controller.error(error);
+        };
+      },
+      pull: () => {
+        this.used = true;
+        source.resume();
+      },
+      cancel: (reason) => {
+        this.used = true;
+        this.errorStream = undefined;
+        this.fail(reason ?? new DOMException('The body was cancelled', 'AbortError'));
+      },
+    });
+  }
+
+  private finish() {
+    this.finished = true;
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  /** Ends the body with `error`: the socket is destroyed (it cannot be reused mid-body). */
+  private fail(error: unknown) {
+    if (this.finished || this.failure !== undefined) return;
+    this.failure = error;
+    this.finished = true;
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    this.req.destroy();
+    this.source.destroy();
+    this.rejectRead?.(error);
+    this.errorStream?.(error);
+  }
+}
+
+function collectWebStream(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  const pump = (): Promise<Buffer> =>
+    reader.read().then(({ done, value }) => {
+      if (done) return Buffer.concat(chunks);
+      chunks.push(value);
+      return pump();
+    });
+  return pump();
+}
+
+function decode(res: http.IncomingMessage, encoding: string | null): Readable {
+  if (!encoding) return res;
+  const codings = encoding.toLowerCase().split(',').map((coding) => coding.trim()).reverse();
+  let stream: Readable = res;
+  for (const coding of codings) {
+    let decoder: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress;
+    if (coding === 'gzip' || coding === 'x-gzip') {
+      decoder = zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    } else if (coding === 'deflate') {
+      decoder = zlib.createInflate({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    } else if (coding === 'br') {
+      decoder = zlib.createBrotliDecompress({
+        flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+        finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
+      });
+    } else if (coding === 'identity') {
+      continue;
+    } else {
+      // An unknown coding: hand over the bytes as they are (as fetch does).
+      return res;
+    }
+    const upstream = stream;
+    upstream.once('error', (error) => decoder.destroy(error));
+    stream = upstream.pipe(decoder);
+  }
+  return stream;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+function toHeaderRecord(headers: HeadersInit | undefined): Record<string, string> {
+  const record: Record<string, string> = {};
+  if (headers === undefined || headers === null) return record;
+  if (headers instanceof Headers) {
+    headers.forEach((value, name) => (record[name] = value));
+  } else if (Array.isArray(headers)) {
+    for (const [name, value] of headers as Array<[string, string]>) {
+      const key = name.toLowerCase();
+      record[key] = key in record ? `${record[key]}, ${value}` : value;
+    }
+  } else {
+    for (const name of Object.keys(headers)) {
+      const value = (headers as Record<string, string | undefined>)[name];
+      if (value !== undefined) record[name.toLowerCase()] = value;
+    }
+  }
+  return record;
+}
+
+function isBytes(body: unknown): body is ArrayBuffer | ArrayBufferView {
+  return body instanceof ArrayBuffer || ArrayBuffer.isView(body);
+}
+
+function toPlainBody(body: string | ArrayBuffer | ArrayBufferView | null | undefined): RequestBody {
+  if (body === undefined || body === null || typeof body === 'string') return body ?? null;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (body instanceof Uint8Array) return body;
+  return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/** Bodies other than strings and bytes: what fetch would send, with its content-type. */
+async function encodeBody(body: BodyInit, headers: Record<string, string>): Promise<RequestBody> {
+  if (body instanceof URLSearchParams) {
+    headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
+    return body.toString();
+  }
+  if (body instanceof ReadableStream || Symbol.asyncIterator in (body as object)) {
+    return body as AsyncIterable<Uint8Array>;
+  }
+  // Blob, FormData: let fetch's own encoder pick the bytes and the (multipart) content-type.
+  const encoded = new Response(body);
+  const type = encoded.headers.get('content-type');
+  if (type !== null) headers['content-type'] ??= type;
+  return new Uint8Array(await encoded.arrayBuffer());
+}
+
+function requestInit(request: Request): RequestInit {
+  return {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    signal: request.signal,
+  };
+}
+
+export type { Socket };
