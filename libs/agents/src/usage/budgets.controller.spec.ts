@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
 import { Clock } from '@keel/observability';
-import type { Principal } from '@keel/security';
-import { IpRestricted, Roles, Scopes } from '@keel/security';
+import type { AuditEventInput, Principal } from '@keel/security';
+import { AuditService, IpRestricted, Roles, Scopes } from '@keel/security';
 import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import { ForbiddenException, Injectable, ValidationPipe } from '@nestjs/common';
 import { APP_GUARD, Reflector } from '@nestjs/core';
@@ -21,10 +21,11 @@ import { createUsageDatabase, usageDatabaseKinds } from './testing/usage-databas
 const TENANT = randomUUID();
 const OTHER_TENANT = randomUUID();
 const KEY = randomUUID();
+const ADMIN_TENANT = randomUUID();
 const NOW = Date.parse('2026-03-14T15:00:00.000Z');
 
 const PRINCIPALS: Record<string, Principal> = {
-  admin: { kind: 'user', tenantId: randomUUID(), userId: 'root', roles: ['admin'], scopes: null },
+  admin: { kind: 'user', tenantId: ADMIN_TENANT, userId: 'root', roles: ['admin'], scopes: null },
   member: { kind: 'user', tenantId: TENANT, userId: 'alice', roles: ['member'], scopes: null },
   invokeKey: {
     kind: 'api-key',
@@ -78,6 +79,8 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
   let budgetRows: Repository<BudgetEntity>;
   let app: NestFastifyApplication;
   let service: BudgetService;
+  /** What the controller handed to `AuditService.record`. */
+  const events: AuditEventInput[] = [];
 
   beforeAll(async () => {
     database = await createUsageDatabase(kind);
@@ -96,6 +99,10 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
             ),
         },
         { provide: Clock, useValue: clock },
+        {
+          provide: AuditService,
+          useValue: { record: (event: AuditEventInput) => events.push(event) },
+        },
         { provide: APP_GUARD, useClass: TestPrincipalGuard },
       ],
     }).compile();
@@ -124,13 +131,14 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
   beforeEach(async () => {
     await database.dataSource.getRepository(BudgetLedgerEntity).clear();
     await budgetRows.clear();
+    events.length = 0;
   });
 
   function put(payload: Record<string, unknown>, principal = 'admin') {
     return app.inject({
       method: 'PUT',
       url: '/admin/budgets',
-      headers: { 'x-test-principal': principal },
+      headers: { 'x-test-principal': principal, 'user-agent': 'budget-spec' },
       payload,
     });
   }
@@ -181,6 +189,66 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
     expect(await budgetRows.findOneByOrFail({ id: String(body.id) })).toMatchObject({
       maxCostMicros: 999_999_999_999_999,
     });
+  });
+
+  it('audits every set as admin.budget.set by the acting admin, in the budget tenant', async () => {
+    const { id } = (await put(tenantBudget)).json<{ id: string }>();
+    await put({ ...tenantBudget, maxTokens: null, maxCostUsd: 1.1 });
+    const key = (
+      await put({
+        tenantId: TENANT,
+        scope: 'api_key',
+        scopeId: KEY,
+        period: 'day',
+        maxTokens: 500,
+        maxCostUsd: null,
+      })
+    ).json<{ id: string }>();
+
+    const common = {
+      type: 'admin.budget.set',
+      actor: 'user:root',
+      tenantId: TENANT,
+      ip: expect.any(String),
+      userAgent: 'budget-spec',
+    };
+    expect(events).toEqual([
+      {
+        ...common,
+        target: `budget:${id}`,
+        details: {
+          scope: 'tenant',
+          scopeId: TENANT,
+          period: 'month',
+          maxTokens: 1_000_000,
+          maxCostUsd: 12.345678,
+        },
+      },
+      {
+        ...common,
+        target: `budget:${id}`,
+        details: {
+          scope: 'tenant',
+          scopeId: TENANT,
+          period: 'month',
+          maxTokens: null,
+          maxCostUsd: 1.1,
+        },
+      },
+      {
+        ...common,
+        target: `budget:${key.id}`,
+        details: {
+          scope: 'api_key',
+          scopeId: KEY,
+          period: 'day',
+          maxTokens: 500,
+          maxCostUsd: null,
+        },
+      },
+    ]);
+    // The tenant is the budget's, not the admin's.
+    expect(events.every((event) => event.tenantId !== ADMIN_TENANT)).toBe(true);
   });
 
   it("lists a tenant's budgets with the current period's figures in dollars", async () => {
@@ -282,6 +350,7 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
     const response = await put({ ...tenantBudget, ...change });
     expect(response.statusCode).toBe(400);
     expect(await budgetRows.count()).toBe(0);
+    expect(events).toEqual([]);
   });
 
   it('says why when both limits are null', async () => {
@@ -297,6 +366,7 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
     const response = await put({ ...payload, tenantId: OTHER_TENANT });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ message: expect.stringContaining('another tenant') });
+    expect(events.map((event) => event.tenantId)).toEqual([TENANT]);
   });
 
   it('deletes a budget of the named tenant only, then answers 404', async () => {
@@ -304,13 +374,26 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
     const remove = (tenantId: string) =>
       app.inject({ method: 'DELETE', url: `/admin/budgets/${id}?tenantId=${tenantId}` });
 
+    events.length = 0;
     expect((await remove(OTHER_TENANT)).statusCode).toBe(404);
     expect(await budgetRows.count()).toBe(1);
+    expect(events).toEqual([]);
     const deleted = await remove(TENANT);
     expect(deleted.statusCode).toBe(204);
     expect(deleted.body).toBe('');
     expect(await budgetRows.count()).toBe(0);
     expect((await remove(TENANT)).statusCode).toBe(404);
+    // Only the delete that happened is audited.
+    expect(events).toEqual([
+      {
+        type: 'admin.budget.deleted',
+        actor: 'user:root',
+        tenantId: TENANT,
+        target: `budget:${id}`,
+        ip: expect.any(String),
+        userAgent: expect.any(String),
+      },
+    ]);
   });
 
   it.each([
@@ -328,6 +411,7 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
       expect((await get(`/admin/budgets?tenantId=${TENANT}`, principal)).statusCode).toBe(403);
     }
     expect(await budgetRows.count()).toBe(0);
+    expect(events).toEqual([]);
   });
 
   it('needs the llm:invoke scope of an API key to list its own budgets', async () => {

@@ -17,6 +17,11 @@ export const AUDIT_EVENT_TYPES = [
   'admin.user.created',
   'admin.user.updated',
   'admin.user.deleted',
+  'admin.budget.set',
+  'admin.budget.deleted',
+  'admin.llm_provider.created',
+  'admin.llm_provider.updated',
+  'admin.llm_provider.deleted',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -26,7 +31,7 @@ export interface AuditEventInput {
   /** The acting user or key: `user:<id>`, `api-key:<id>`, or for failed logins `email:<address>`. */
   actor?: string;
   tenantId?: string;
-  /** What was acted upon, e.g. `user:<id>`, `api-key:<id>`, `tenant:<id>`. */
+  /** What was acted upon, e.g. `user:<id>`, `api-key:<id>`, `tenant:<id>`, `budget:<id>`. */
   target?: string;
   ip?: string;
   userAgent?: string;

@@ -9,8 +9,18 @@ import {
   resolveResilienceOptions,
   ResilienceTelemetry,
 } from '@keel/resilience';
-import { EncryptionService, IpRestricted, resolveKeyRing, Roles, Scopes } from '@keel/security';
-import { ValidationPipe } from '@nestjs/common';
+import type { AuditEventInput, Principal } from '@keel/security';
+import {
+  AuditService,
+  EncryptionService,
+  IpRestricted,
+  resolveKeyRing,
+  Roles,
+  Scopes,
+} from '@keel/security';
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
+import { Injectable, ValidationPipe } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -28,10 +38,28 @@ import { StoredProvidersService } from './stored-providers.service';
 
 const KEY = 'sk-controller-test-key-0123456789';
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+const ADMIN: Principal = {
+  kind: 'user',
+  tenantId: '11111111-1111-4111-8111-111111111111',
+  userId: 'root',
+  roles: ['admin'],
+  scopes: null,
+};
+
+/** Stands in for the real `AuthGuard`: every request is the admin's. */
+@Injectable()
+class AdminPrincipalGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    context.switchToHttp().getRequest<{ user?: Principal }>().user = ADMIN;
+    return true;
+  }
+}
 
 describe('AdminLlmProvidersController (SQLite)', () => {
   let dataSource: DataSource;
   let repository: Repository<StoredProviderEntity>;
+  /** What the controller handed to `AuditService.record`. */
+  const events: AuditEventInput[] = [];
 
   beforeAll(async () => {
     dataSource = new DataSource({
@@ -48,7 +76,10 @@ describe('AdminLlmProvidersController (SQLite)', () => {
 
   afterAll(() => dataSource.destroy());
 
-  beforeEach(() => repository.clear());
+  beforeEach(async () => {
+    await repository.clear();
+    events.length = 0;
+  });
 
   /** The controller and the real service wired by Nest, with the tokens the gateway provides. */
   async function createApp(options: { encryption: boolean; extraOptions?: boolean }) {
@@ -74,6 +105,11 @@ describe('AdminLlmProvidersController (SQLite)', () => {
         { provide: ProviderRegistry, useValue: registry },
         { provide: PolicyRegistry, useValue: policies },
         { provide: STORED_PROVIDER_POLICY, useValue: { critical: false } },
+        {
+          provide: AuditService,
+          useValue: { record: (event: AuditEventInput) => events.push(event) },
+        },
+        { provide: APP_GUARD, useClass: AdminPrincipalGuard },
         // As SecurityModule provides it: null without ENCRYPTION_KEYS.
         { provide: EncryptionService, useFactory: () => (options.encryption ? encryption : null) },
         ...(options.extraOptions === false
@@ -162,6 +198,98 @@ describe('AdminLlmProvidersController (SQLite)', () => {
       expect(registry.has('openai-eu')).toBe(false);
       const gone = await app.inject({ method: 'GET', url: `/admin/llm-providers/${id}` });
       expect(gone.statusCode).toBe(404);
+
+      const common = {
+        actor: 'user:root',
+        tenantId: ADMIN.tenantId,
+        target: `llm_provider:${id}`,
+        ip: expect.any(String),
+        userAgent: expect.any(String),
+      };
+      expect(events).toEqual([
+        {
+          ...common,
+          type: 'admin.llm_provider.created',
+          details: {
+            name: 'openai-eu',
+            kind: 'openai-compatible',
+            baseUrlHost: '127.0.0.1:9',
+            hasApiKey: true,
+          },
+        },
+        {
+          ...common,
+          type: 'admin.llm_provider.updated',
+          details: {
+            name: 'openai-eu',
+            kind: 'openai-compatible',
+            baseUrlHost: '127.0.0.1:9',
+            hasApiKey: false,
+            changed: 'apiKey models',
+            keyChanged: true,
+          },
+        },
+        {
+          ...common,
+          type: 'admin.llm_provider.deleted',
+          details: {
+            name: 'openai-eu',
+            kind: 'openai-compatible',
+            baseUrlHost: '127.0.0.1:9',
+            hasApiKey: false,
+          },
+        },
+      ]);
+    });
+
+    it('audits a new key as keyChanged, never the key, the ciphertext or the URL path', async () => {
+      const created = await post({
+        name: 'vendor',
+        kind: 'openai-compatible',
+        baseUrl: 'https://llm.example.com/tenant-path/v1',
+      });
+      const { id } = created.json<{ id: string }>();
+      const patched = await app.inject({
+        method: 'PATCH',
+        url: `/admin/llm-providers/${id}`,
+        headers: { 'user-agent': 'provider-spec' },
+        payload: { apiKey: KEY },
+      });
+      expect(patched.statusCode).toBe(200);
+      const renamed = await app.inject({
+        method: 'PATCH',
+        url: `/admin/llm-providers/${id}`,
+        payload: { name: 'vendor-2' },
+      });
+      expect(renamed.statusCode).toBe(200);
+
+      expect(events.map((event) => event.type)).toEqual([
+        'admin.llm_provider.created',
+        'admin.llm_provider.updated',
+        'admin.llm_provider.updated',
+      ]);
+      expect(events[1]).toMatchObject({
+        actor: 'user:root',
+        target: `llm_provider:${id}`,
+        userAgent: 'provider-spec',
+        details: {
+          name: 'vendor',
+          baseUrlHost: 'llm.example.com',
+          hasApiKey: true,
+          changed: 'apiKey',
+          keyChanged: true,
+        },
+      });
+      expect(events[2].details).toMatchObject({
+        name: 'vendor-2',
+        hasApiKey: true,
+        changed: 'name',
+        keyChanged: false,
+      });
+      const recorded = JSON.stringify(events);
+      expect(recorded).not.toContain(KEY);
+      expect(recorded).not.toContain('v1.k1.');
+      expect(recorded).not.toContain('tenant-path');
     });
 
     it.each([
@@ -178,6 +306,7 @@ describe('AdminLlmProvidersController (SQLite)', () => {
       const response = await post(payload);
       expect(response.statusCode).toBe(400);
       expect(await repository.count()).toBe(0);
+      expect(events).toEqual([]);
     });
 
     it('answers 400 naming the problem, not the key, for a provider that cannot work', async () => {
@@ -210,6 +339,8 @@ describe('AdminLlmProvidersController (SQLite)', () => {
       expect(patch.statusCode).toBe(404);
       const badId = await app.inject({ method: 'GET', url: '/admin/llm-providers/not-a-uuid' });
       expect(badId.statusCode).toBe(400);
+      // Only the one provider that was stored.
+      expect(events.map((event) => event.type)).toEqual(['admin.llm_provider.created']);
     });
   });
 
@@ -225,6 +356,7 @@ describe('AdminLlmProvidersController (SQLite)', () => {
       expect(refused.json<{ message: string }>().message).toContain('set ENCRYPTION_KEYS');
       expect(refused.body).not.toContain(KEY);
       expect(await repository.count()).toBe(0);
+      expect(events).toEqual([]);
 
       const stored = await app.inject({
         method: 'POST',
