@@ -31,7 +31,8 @@ import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
  * under `/v1` with `RouterModule`), with routing and fallbacks, the response cache, usage
  * records, budgets and GenAI telemetry; admin routes for budgets (`/admin/budgets`, and
  * `/budgets` for a tenant's own) and for providers stored encrypted (`/admin/llm-providers`,
- * which needs `@keel/security`'s `EncryptionService` to store keys). Needs `ResilienceModule` (global) with a policy per
+ * which needs `@keel/security`'s `EncryptionService` to store keys); admin changes go to its
+ * `AuditService`. Needs `ResilienceModule` (global) with a policy per
  * configured provider, `@keel/security`'s guards, and a TypeORM connection that lists
  * `AGENTS_ENTITIES` and runs `AGENTS_MIGRATIONS`.
  */
