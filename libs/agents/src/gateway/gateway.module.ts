@@ -1,4 +1,5 @@
 import { PolicyRegistry } from '@keel/resilience';
+import type { OnApplicationShutdown } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
@@ -108,4 +109,13 @@ import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
     BudgetService,
   ],
 })
-export class GatewayModule extends GatewayConfigurableModuleClass {}
+export class GatewayModule extends GatewayConfigurableModuleClass implements OnApplicationShutdown {
+  constructor(private readonly registry: ProviderRegistry) {
+    super();
+  }
+
+  /** Closes the vendor connections once the HTTP server has drained. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.registry.close();
+  }
+}

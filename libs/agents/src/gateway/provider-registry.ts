@@ -58,11 +58,21 @@ export class ProviderRegistry {
 
   /** Removes a stored provider; returns whether there was one. Config providers stay. */
   removeStored(name: string): boolean {
-    if (this.entries.get(name)?.source !== 'stored') return false;
-    return this.entries.delete(name);
+    const entry = this.entries.get(name);
+    if (entry?.source !== 'stored') return false;
+    this.entries.delete(name);
+    closeQuietly(entry.provider);
+    return true;
+  }
+
+  /** Closes every provider's connections (shutdown); calls under way finish first. */
+  async close(): Promise<void> {
+    await Promise.all(this.list().map(({ provider }) => provider.close?.() ?? Promise.resolve()));
   }
 
   private set(config: LlmProviderConfig, source: ProviderSource, now?: () => number): void {
+    const previous = this.entries.get(config.name);
+    if (previous) closeQuietly(previous.provider);
     this.entries.set(config.name, {
       provider: createProvider(config, { now }),
       kind: config.kind,
@@ -70,4 +80,9 @@ export class ProviderRegistry {
       models: config.models ?? [],
     });
   }
+}
+
+/** A replaced provider's idle sockets close now, busy ones when their calls end. */
+function closeQuietly(provider: LlmProvider): void {
+  provider.close?.().catch(() => undefined);
 }

@@ -19,6 +19,8 @@ export interface LlmProvider {
   /** Chunks end with one carrying `usage` when the vendor reports it. */
   stream(request: ChatRequest, options: LlmCallOptions): AsyncIterable<ChatCompletionChunk>;
   listModels?(): Promise<string[]>;
+  /** Releases the provider's connections (its keep-alive sockets); call once, on shutdown. */
+  close?(): Promise<void>;
 }
 
 /** Injection token for an `LlmProvider`. */

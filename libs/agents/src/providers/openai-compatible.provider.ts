@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from './chat.types';
+import { createFastFetch } from './http/fast-fetch';
 import type { LlmCallOptions, LlmProvider } from './llm-provider';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -16,6 +17,12 @@ export interface OpenAiCompatibleProviderOptions {
   baseUrl?: string;
   /** Sent as `Authorization: Bearer`. Local servers need none. */
   apiKey?: string;
+  /**
+   * The `fetch` the SDK sends with; `close()` leaves it open. By default the provider makes
+   * its own keep-alive `createFastFetch()` (far cheaper than Node's built-in fetch), closed
+   * by `close()`.
+   */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -27,10 +34,18 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   readonly kind = 'openai-compatible' as const;
   readonly name: string;
   private readonly client: OpenAI;
+  private readonly closeFetch: (() => Promise<void>) | undefined;
 
   constructor(options: OpenAiCompatibleProviderOptions) {
     this.name = options.name;
+    let fetch = options.fetch;
+    if (!fetch) {
+      const fastFetch = createFastFetch();
+      fetch = fastFetch.fetch;
+      this.closeFetch = () => fastFetch.close();
+    }
     this.client = new OpenAI({
+      fetch,
       baseURL: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
       // Local servers (vLLM, Ollama, llama.cpp) take any key; the SDK insists on one.
       apiKey: options.apiKey ?? 'none',
@@ -69,6 +84,11 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     const ids: string[] = [];
     for await (const model of this.client.models.list()) ids.push(model.id);
     return ids;
+  }
+
+  /** Closes the provider's own sockets (idle ones at once, busy ones when their call ends). */
+  async close(): Promise<void> {
+    await this.closeFetch?.();
   }
 }
 

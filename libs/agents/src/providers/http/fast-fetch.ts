@@ -1,8 +1,7 @@
 import { Buffer } from 'node:buffer';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 
 export interface FastFetchOptions {
@@ -50,12 +49,14 @@ export function createFastFetch(options: FastFetchOptions = {}): FastFetch {
 
   const fastFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     if (closed) {
-      return Promise.reject(new TypeError('fetch failed', { cause: new Error('FastFetch is closed') }));
+      return Promise.reject(
+        new TypeError('fetch failed', { cause: new Error('FastFetch is closed') }),
+      );
     }
     try {
       return send(input, init, httpAgent, httpsAgent);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
     }
   };
 
@@ -64,7 +65,7 @@ export function createFastFetch(options: FastFetchOptions = {}): FastFetch {
     return Promise.all([drain(httpAgent), drain(httpsAgent)]).then(() => undefined);
   };
 
-  return { fetch: fastFetch as typeof globalThis.fetch, close };
+  return { fetch: fastFetch, close };
 }
 
 /** Closes idle sockets now and busy ones when freed; resolves when all have closed. */
@@ -94,7 +95,7 @@ function send(
   httpsAgent: https.Agent,
 ): Promise<Response> {
   if (typeof input !== 'string' && !(input instanceof URL)) {
-    // A Request object: rare for the SDKs (they pass a string); fetch handles it best.
+    // A Request (the SDKs pass a URL string): its method, headers, body and signal.
     if (init === undefined) {
       init = requestInit(input);
     }
@@ -113,7 +114,16 @@ function send(
   const headers = toHeaderRecord(init?.headers);
   const body = init?.body;
   if (body === undefined || body === null || typeof body === 'string' || isBytes(body)) {
-    return dispatch(url, secure, init?.method ?? 'GET', headers, toPlainBody(body), signal, httpAgent, httpsAgent);
+    return dispatch(
+      url,
+      secure,
+      init?.method ?? 'GET',
+      headers,
+      toPlainBody(body),
+      signal,
+      httpAgent,
+      httpsAgent,
+    );
   }
   return encodeBody(body, headers).then((encoded) =>
     dispatch(url, secure, init?.method ?? 'GET', headers, encoded, signal, httpAgent, httpsAgent),
@@ -145,30 +155,36 @@ function dispatch(
       requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     }
     const req = (secure ? https : http).request(requestOptions);
+    let response: FastResponse | undefined;
     let settled = false;
 
+    // One listener for the whole exchange: before the response it rejects the call, after
+    // it errors the body. The response removes it once the body has ended.
     const onAbort = () => {
-      if (settled) return;
-      settled = true;
-      req.destroy();
-      reject(abortReason(signal!));
+      if (response) {
+        response.abort(abortReason(signal!));
+      } else if (!settled) {
+        settled = true;
+        req.destroy();
+        reject(abortReason(signal!));
+      }
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    req.once('error', (error) => {
+    req.on('error', (error) => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       reject(new TypeError('fetch failed', { cause: error }));
     });
     req.once('response', (res) => {
-      signal?.removeEventListener('abort', onAbort);
       if (settled) {
         res.destroy();
         return;
       }
       settled = true;
-      resolve(new FastResponse(req, res, url.href, signal) as unknown as Response);
+      response = new FastResponse(req, res, url.href, signal, onAbort);
+      resolve(response);
     });
 
     if (body === null) {
@@ -211,19 +227,24 @@ class FastResponse {
   readonly headers: Headers;
   readonly url: string;
   readonly redirected = false;
-  readonly type: ResponseType = 'basic';
-  private source: Readable;
+  readonly type: Response['type'] = 'basic';
+  private readonly source: Readable;
+  /** undefined: not made yet; null: no body (HEAD, 1xx, 204, 304). */
   private stream: ReadableStream<Uint8Array> | null | undefined;
+  /** The body is known to be empty (`content-length: 0`) and was drained already. */
+  private readonly empty: boolean = false;
   private used = false;
   private finished = false;
-  private failure: unknown;
-  private readonly onAbort: (() => void) | undefined;
+  private failure: Error | undefined;
+  private rejectRead: ((error: Error) => void) | undefined;
+  private errorStream: ((error: Error) => void) | undefined;
 
   constructor(
     private readonly req: http.ClientRequest,
     res: http.IncomingMessage,
     url: string,
     private readonly signal: AbortSignal | undefined,
+    private readonly onAbort: () => void,
   ) {
     this.status = res.statusCode ?? 0;
     this.statusText = res.statusMessage ?? '';
@@ -233,26 +254,29 @@ class FastResponse {
     const raw = res.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
     this.headers = headers;
-    this.source = decode(res, headers.get('content-encoding'));
-
     const bodyless =
       req.method === 'HEAD' || this.status === 204 || this.status === 304 || this.status < 200;
-    if (bodyless) {
-      // Nothing to read: free the socket for the next request now.
+    if (bodyless || headers.get('content-length') === '0') {
+      // Nothing to read (the SDKs do not read these): free the socket for the next request.
       res.resume();
-      this.stream = null;
-      this.finished = true;
+      if (bodyless) this.stream = null;
+      this.source = res;
+      this.empty = true;
+      this.finish();
       return;
     }
-    res.once('end', () => this.finish());
+    const source = decode(res, headers.get('content-encoding'));
+    this.source = source;
+    source.once('end', () => this.finish());
+    if (source !== res) {
+      // A broken compressed body (fetch: TypeError('terminated')).
+      source.once('error', (error) => this.fail(new TypeError('terminated', { cause: error })));
+    }
     // A socket closed before the body's end: fetch errors the body with 'terminated'.
     res.once('close', () => {
-      if (!res.complete) this.fail(new TypeError('terminated', { cause: res.errored ?? undefined }));
+      if (!res.complete)
+        this.fail(new TypeError('terminated', { cause: res.errored ?? undefined }));
     });
-    if (signal) {
-      this.onAbort = () => this.fail(abortReason(signal));
-      signal.addEventListener('abort', this.onAbort, { once: true });
-    }
   }
 
   get body(): ReadableStream<Uint8Array> | null {
@@ -261,7 +285,7 @@ class FastResponse {
   }
 
   get bodyUsed(): boolean {
-    return this.used;
+    return this.used || (this.stream?.locked ?? false);
   }
 
   text(): Promise<string> {
@@ -281,7 +305,9 @@ class FastResponse {
   }
 
   bytes(): Promise<Uint8Array> {
-    return this.collect().then((buffer) => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+    return this.collect().then(
+      (buffer) => new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+    );
   }
 
   blob(): Promise<Blob> {
@@ -296,8 +322,9 @@ class FastResponse {
     );
   }
 
+  /** Tees the body stream, as `Response.clone()` does. */
   clone(): FastResponse {
-    if (this.used) throw new TypeError('Response.clone: Body has already been consumed.');
+    if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
     const body = this.body;
     const copy = Object.create(FastResponse.prototype) as FastResponse;
     Object.assign(copy, this);
@@ -305,18 +332,24 @@ class FastResponse {
       const [mine, theirs] = body.tee();
       this.stream = mine;
       copy.stream = theirs;
-      copy.source = Readable.fromWeb(theirs as import('node:stream/web').ReadableStream);
     }
     return copy;
   }
 
+  /** The caller's signal fired: the body errors with its reason and the socket is destroyed. */
+  abort(reason: Error) {
+    this.fail(reason);
+  }
+
   /** The whole body as one Buffer, read straight from the socket. */
   private collect(): Promise<Buffer> {
-    if (this.used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    if (this.bodyUsed) {
+      return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+    }
     this.used = true;
-    if (this.stream === null) return Promise.resolve(Buffer.alloc(0));
-    if (this.stream !== undefined) return collectWebStream(this.stream);
+    if (this.stream !== undefined && this.stream !== null) return collectWebStream(this.stream);
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.empty) return Promise.resolve(Buffer.alloc(0));
     const source = this.source;
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -325,33 +358,32 @@ class FastResponse {
         chunks.push(chunk);
         length += chunk.length;
       };
-      const onEnd = () => {
-        cleanup();
-        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
-      };
-      const onError = (error: unknown) => {
-        cleanup();
-        reject(error);
-      };
       const cleanup = () => {
         source.off('data', onData);
         source.off('end', onEnd);
         this.rejectRead = undefined;
       };
-      this.rejectRead = onError;
+      const onEnd = () => {
+        cleanup();
+        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+      };
+      this.rejectRead = (error) => {
+        cleanup();
+        reject(error);
+      };
       source.on('data', onData);
       source.once('end', onEnd);
     });
   }
-
-  private rejectRead: ((error: unknown) => void) | undefined;
-  private errorStream: ((error: unknown) => void) | undefined;
 
   private toWebStream(): ReadableStream<Uint8Array> {
     const source = this.source;
     if (this.failure !== undefined) {
       const failure = this.failure;
       return new ReadableStream({ start: (controller) => controller.error(failure) });
+    }
+    if (this.empty || this.used) {
+      return new ReadableStream({ start: (controller) => controller.close() });
     }
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -362,6 +394,7 @@ class FastResponse {
         source.on('data', onData);
         source.once('end', () => {
           source.off('data', onData);
+          this.errorStream = undefined;
           controller.close();
         });
         this.errorStream = (error) => {
@@ -370,28 +403,25 @@ class FastResponse {
         };
       },
       pull: () => {
-        this.used = true;
         source.resume();
       },
       cancel: (reason) => {
-        this.used = true;
         this.errorStream = undefined;
-        this.fail(reason ?? new DOMException('The body was cancelled', 'AbortError'));
+        this.fail((reason ?? new DOMException('The body was cancelled', 'AbortError')) as Error);
       },
     });
   }
 
   private finish() {
     this.finished = true;
-    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    this.signal?.removeEventListener('abort', this.onAbort);
   }
 
   /** Ends the body with `error`: the socket is destroyed (it cannot be reused mid-body). */
-  private fail(error: unknown) {
-    if (this.finished || this.failure !== undefined) return;
+  private fail(error: Error) {
+    if (this.finished) return;
     this.failure = error;
-    this.finished = true;
-    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+    this.finish();
     this.req.destroy();
     this.source.destroy();
     this.rejectRead?.(error);
@@ -413,14 +443,24 @@ function collectWebStream(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
 
 function decode(res: http.IncomingMessage, encoding: string | null): Readable {
   if (!encoding) return res;
-  const codings = encoding.toLowerCase().split(',').map((coding) => coding.trim()).reverse();
+  const codings = encoding
+    .toLowerCase()
+    .split(',')
+    .map((coding) => coding.trim())
+    .reverse();
   let stream: Readable = res;
   for (const coding of codings) {
     let decoder: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress;
     if (coding === 'gzip' || coding === 'x-gzip') {
-      decoder = zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      decoder = zlib.createGunzip({
+        flush: zlib.constants.Z_SYNC_FLUSH,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
     } else if (coding === 'deflate') {
-      decoder = zlib.createInflate({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      decoder = zlib.createInflate({
+        flush: zlib.constants.Z_SYNC_FLUSH,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      });
     } else if (coding === 'br') {
       decoder = zlib.createBrotliDecompress({
         flush: zlib.constants.BROTLI_OPERATION_FLUSH,
@@ -439,11 +479,12 @@ function decode(res: http.IncomingMessage, encoding: string | null): Readable {
   return stream;
 }
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+/** What fetch rejects with: the signal's reason (any value; usually an 'AbortError'). */
+function abortReason(signal: AbortSignal): Error {
+  return (signal.reason ?? new DOMException('This operation was aborted', 'AbortError')) as Error;
 }
 
-function toHeaderRecord(headers: HeadersInit | undefined): Record<string, string> {
+function toHeaderRecord(headers: RequestInit['headers']): Record<string, string> {
   const record: Record<string, string> = {};
   if (headers === undefined || headers === null) return record;
   if (headers instanceof Headers) {
@@ -474,7 +515,10 @@ function toPlainBody(body: string | ArrayBuffer | ArrayBufferView | null | undef
 }
 
 /** Bodies other than strings and bytes: what fetch would send, with its content-type. */
-async function encodeBody(body: BodyInit, headers: Record<string, string>): Promise<RequestBody> {
+async function encodeBody(
+  body: NonNullable<RequestInit['body']>,
+  headers: Record<string, string>,
+): Promise<RequestBody> {
   if (body instanceof URLSearchParams) {
     headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
     return body.toString();
@@ -497,5 +541,3 @@ function requestInit(request: Request): RequestInit {
     signal: request.signal,
   };
 }
-
-export type { Socket };
