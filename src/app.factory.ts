@@ -1,10 +1,9 @@
-import type { FastifyHelmetOptions } from '@fastify/helmet';
-import helmet from '@fastify/helmet';
 import type { TracingHandle } from '@keel/observability';
 import { ErrorReporter, requestIdFor } from '@keel/observability';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { HelmetOptions } from 'helmet';
 import { Logger } from 'nestjs-pino';
 
 import { version } from '../package.json';
@@ -12,6 +11,7 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { registerSecurityHeaders } from './http/security-headers';
 import { AppValidationPipe } from './http/validation.pipe';
 
 /**
@@ -50,7 +50,7 @@ export async function createApp(
     },
   );
 
-  await app.register(helmet, securityHeaders(config));
+  registerSecurityHeaders(app.getHttpAdapter().getInstance(), securityHeaders(config));
   if (config.http.corsOrigins.length > 0) {
     app.enableCors({ origin: config.http.corsOrigins, maxAge: 600 });
   }
@@ -72,7 +72,7 @@ export async function createApp(
  * Security headers for a JSON API: no framing, no sniffing, no referrer; a CSP that
  * allows nothing but the Swagger UI's own files outside production; HSTS in production.
  */
-function securityHeaders(config: AppConfig): FastifyHelmetOptions {
+function securityHeaders(config: AppConfig): HelmetOptions {
   const production = config.env === 'production';
   return {
     contentSecurityPolicy: {

@@ -67,6 +67,11 @@ describe('probes', () => {
           status: 'succeeded',
           dependsOn: ['migrations'],
         }),
+        expect.objectContaining({
+          name: 'llm-providers',
+          status: 'succeeded',
+          dependsOn: ['migrations'],
+        }),
       ],
     });
   });

@@ -169,10 +169,14 @@ describe('request path', () => {
         '/health/ready',
         '/health/startup',
         '/v1/admin/audit',
+        '/v1/admin/budgets',
+        '/v1/admin/budgets/{id}',
         '/v1/admin/circuits',
         '/v1/admin/circuits/{name}/isolate',
         '/v1/admin/circuits/{name}/reset',
         '/v1/admin/errors',
+        '/v1/admin/llm-providers',
+        '/v1/admin/llm-providers/{id}',
         '/v1/admin/tenants',
         '/v1/admin/tenants/{id}',
         '/v1/admin/users',
@@ -185,6 +189,9 @@ describe('request path', () => {
         '/v1/auth/me',
         '/v1/auth/refresh',
         '/v1/auth/token',
+        '/v1/budgets',
+        '/v1/chat/completions',
+        '/v1/models',
       ]);
       expect(Object.keys(doc.components.schemas)).toEqual(
         expect.arrayContaining([
