@@ -88,6 +88,10 @@ export class ChatCompletionsController {
       return;
     }
     const stream = await this.gateway.stream(chat, caller, options);
+    // A client gone before the first read: the relay never starts, so nothing else would
+    // close the vendor stream or account for the call.
+    if (disconnect.signal.aborted) stream.abandon();
+    else disconnect.signal.addEventListener('abort', () => stream.abandon(), { once: true });
     request.log.debug({ servedBy: stream.servedBy }, 'streaming chat completion');
     void reply
       .code(200)

@@ -56,6 +56,12 @@ export interface GatewayStream {
   cache: CacheResult;
   /** Read it to the end or `return()` it; either settles the budget and records usage. */
   chunks: AsyncIterable<ChatCompletionChunk> | readonly ChatCompletionChunk[];
+  /**
+   * For a client that left before reading began: closes the vendor stream, settles the
+   * budget and records the call. Does nothing once reading began (the end of reading does
+   * it) or for an answer replayed from the cache. Safe to call more than once.
+   */
+  abandon(): void;
 }
 
 /** The cached value: the completion and who served it, so a hit can say so. */
@@ -147,17 +153,35 @@ export class GatewayService {
       if (cached) {
         const { completion, servedBy } = this.servedFromCache(cached, call, telemetry);
         const chunks = replayAsChunks(completion, { includeUsage: request.includeUsage });
-        return { servedBy, cache: 'hit', chunks };
+        return { servedBy, cache: 'hit', chunks, abandon: () => undefined };
       }
       reservation = await this.reserve(request, caller, targets);
       const routed = await telemetry.run(() =>
         this.router.stream(providerRequestOf(request), { signal: options.signal }),
       );
       const servedBy = this.served(call, telemetry, routed.target, routed.attempts);
+      const held = reservation;
+      let started = false;
+      const relay = this.relay(routed.chunks, call, telemetry, held, () => (started = true));
       return {
         servedBy,
         cache: cacheKey ? 'miss' : 'bypass',
-        chunks: this.relay(routed.chunks, call, telemetry, reservation),
+        chunks: relay,
+        abandon: () => {
+          if (started) return;
+          started = true;
+          void relay.return(undefined);
+          const upstream = routed.chunks[Symbol.asyncIterator]();
+          void upstream.return?.()?.catch(() => undefined);
+          const estimate = {
+            prompt_tokens: estimateInputTokens(request),
+            completion_tokens: 0,
+            total_tokens: 0,
+          };
+          this.settleQuietly(call, held, estimate);
+          this.record(call, estimate, 'error');
+          telemetry.failed(new ClientDisconnectedError(), 'client_closed');
+        },
       };
     } catch (error) {
       if (reservation) await this.releaseQuietly(reservation);
@@ -174,7 +198,9 @@ export class GatewayService {
     call: CallRecord,
     telemetry: ChatTelemetry,
     reservation: Reservation,
+    onStart: () => void,
   ): AsyncGenerator<ChatCompletionChunk> {
+    onStart();
     const includeUsage = call.request.includeUsage;
     let usage: Usage | undefined;
     let outputChars = 0;

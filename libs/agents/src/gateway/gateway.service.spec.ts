@@ -1,0 +1,162 @@
+import { MetricsService } from '@keel/observability';
+import { createDependencyPolicy, resolveDependencyPolicyOptions } from '@keel/resilience';
+import { Registry } from 'prom-client';
+
+import { startFakeOpenAiServer } from '../../../../test/support/fake-vendors';
+import type { FakeVendorServer } from '../../../../test/support/fake-vendors';
+import { BudgetLedgerEntity } from '../usage/budget-ledger.entity';
+import { BudgetEntity } from '../usage/budget.entity';
+import { BudgetService } from '../usage/budget.service';
+import { LlmUsageEntity } from '../usage/llm-usage.entity';
+import { PriceTable } from '../usage/price-table';
+import type { UsageDatabase } from '../usage/testing/usage-databases';
+import { createUsageDatabase } from '../usage/testing/usage-databases';
+import { UsageRecorderService } from '../usage/usage-recorder.service';
+import { ResponseCache } from './cache/response-cache.service';
+import { parseChatRequest } from './chat-request';
+import { resolveGatewayOptions } from './gateway-options';
+import { GatewayService } from './gateway.service';
+import { ProviderRegistry } from './provider-registry';
+import { ModelRouter } from './routing/model-router.service';
+import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
+
+const TENANT = 'tenant-1';
+
+describe('GatewayService', () => {
+  let fake: FakeVendorServer;
+  let database: UsageDatabase;
+  let registry: ProviderRegistry;
+  let budgets: BudgetService;
+  let usage: UsageRecorderService;
+  let gateway: GatewayService;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAiServer();
+    database = await createUsageDatabase('sqlite');
+    const options = resolveGatewayOptions({
+      providers: [
+        { name: 'vendor', kind: 'openai-compatible', baseUrl: fake.url, apiKey: 'sk-test' },
+      ],
+      aliases: { default: [{ provider: 'vendor', model: 'gpt-4o-mini' }] },
+      prices: [{ model: 'gpt-4o-mini', inputPerMillion: 1, outputPerMillion: 2, currency: 'USD' }],
+      cache: false,
+    });
+    registry = new ProviderRegistry(options.providers);
+    const policy = createDependencyPolicy(
+      'vendor',
+      resolveDependencyPolicyOptions('vendor', { retry: false, circuitBreaker: false }),
+    );
+    const router = new ModelRouter({
+      providers: registry,
+      routing: { aliases: options.aliases },
+      policyFor: () => policy,
+    });
+    budgets = new BudgetService(
+      database.dataSource.getRepository(BudgetEntity),
+      database.dataSource.getRepository(BudgetLedgerEntity),
+    );
+    usage = new UsageRecorderService(database.dataSource.getRepository(LlmUsageEntity));
+    gateway = new GatewayService(
+      options,
+      router,
+      registry,
+      new ResponseCache(),
+      new PriceTable(options.prices),
+      budgets,
+      usage,
+      new GenAiTelemetry(new MetricsService(new Registry())),
+    );
+    await budgets.setBudget({
+      tenantId: TENANT,
+      scope: 'tenant',
+      period: 'day',
+      maxTokens: 1_000_000,
+      maxCostMicros: null,
+    });
+  });
+
+  afterEach(() => fake.reset());
+
+  afterAll(async () => {
+    await usage.flush();
+    await registry.close();
+    await database.destroy();
+    await fake.close();
+  });
+
+  const caller = { tenantId: TENANT, apiKeyId: null, userId: 'user-1' };
+  const ledger = async () => {
+    const [row] = await database.dataSource.getRepository(BudgetLedgerEntity).find();
+    return row;
+  };
+  const lastUsage = async () => {
+    await usage.flush();
+    const rows = await database.dataSource
+      .getRepository(LlmUsageEntity)
+      .find({ order: { createdAt: 'ASC' } });
+    return rows.at(-1);
+  };
+
+  it("settles the budget with the vendor's usage, not the estimate", async () => {
+    const before = await ledger();
+    fake.enqueue({ reply: { content: 'hi', usage: { inputTokens: 7, outputTokens: 3 } } });
+
+    const result = await gateway.complete(
+      parseChatRequest({
+        model: 'default',
+        max_tokens: 500,
+        messages: [{ role: 'user', content: 'x' }],
+      }),
+      caller,
+      { signal: new AbortController().signal, useCache: true },
+    );
+
+    expect(result).toMatchObject({ servedBy: 'vendor/gpt-4o-mini', cache: 'bypass' });
+    // Settling is not awaited by the call; wait for the ledger to show it.
+    let row = await ledger();
+    for (let i = 0; i < 100 && row.reservedTokens !== 0; i += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      row = await ledger();
+    }
+    expect(row.reservedTokens).toBe(0);
+    expect(row.spentTokens - (before?.spentTokens ?? 0)).toBe(10);
+    expect(await lastUsage()).toMatchObject({ inputTokens: 7, outputTokens: 3, status: 'ok' });
+  });
+
+  it('accounts for a stream the client left before reading, and closes the vendor stream', async () => {
+    const before = await ledger();
+    // The first chunk comes in 50 ms (the router waits for it); the rest would take 2.5 s.
+    fake.enqueue({
+      stream: { chunks: ['first ', ...Array.from({ length: 50 }, () => 'more ')], delayMs: 50 },
+    });
+    const stream = await gateway.stream(
+      parseChatRequest({
+        model: 'default',
+        stream: true,
+        messages: [{ role: 'user', content: 'count' }],
+      }),
+      caller,
+      { signal: new AbortController().signal, useCache: false },
+    );
+    stream.abandon();
+    stream.abandon();
+
+    const closed = await fake.waitForClientClose(5_000);
+    expect(closed.path).toBe('/v1/chat/completions');
+    let row = await ledger();
+    for (let i = 0; i < 100 && row.reservedTokens !== 0; i += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      row = await ledger();
+    }
+    expect(row.reservedTokens).toBe(0);
+    // The prompt's estimate is booked once, however often abandon() is called.
+    expect(row.spentTokens - before.spentTokens).toBeGreaterThan(0);
+    expect(row.spentTokens - before.spentTokens).toBeLessThan(50);
+    expect(await lastUsage()).toMatchObject({ stream: true, status: 'error', outputTokens: 0 });
+
+    // Reading after abandon ends at once: the relay never starts.
+    const read: unknown[] = [];
+    for await (const chunk of stream.chunks) read.push(chunk);
+    expect(read).toEqual([]);
+  });
+});
