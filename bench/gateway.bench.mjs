@@ -15,8 +15,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import autocannon from 'autocannon';
-
 import {
   HOST,
   ROOT,
@@ -24,6 +22,7 @@ import {
   freePort,
   keelEnv,
   makeTmpDir,
+  measure,
   median,
   readSettings,
   round2,
@@ -337,46 +336,6 @@ function latencySummary(samples) {
   };
 }
 
-/**
- * harness.measure() for a POST: a warm-up (numbers dropped) then the measured autocannon run.
- * Throws on any non-2xx answer, socket error or timeout.
- */
-async function load(target, settings, round) {
-  const opts = {
-    url: target.url,
-    method: 'POST',
-    headers: target.headers,
-    body: target.body,
-    connections: settings.connections,
-  };
-  const warm = await autocannon({ ...opts, duration: settings.warmupS });
-  const r = await autocannon({ ...opts, duration: settings.durationS });
-  for (const [phase, res] of [
-    ['warm-up', warm],
-    ['measured run', r],
-  ]) {
-    const statuses = Object.fromEntries(
-      Object.entries(res.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]),
-    );
-    if (res.non2xx !== 0 || res.errors !== 0 || res.requests.total === 0) {
-      throw new Error(
-        `${target.key} round ${round} ${phase}: ${res.non2xx} non-2xx, ${res.errors} errors ` +
-          `(${res.timeouts} timeouts), ${res.requests.total} requests; status counts ${JSON.stringify(statuses)}`,
-      );
-    }
-  }
-  return {
-    reqPerSec: r.requests.average,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    requests: warm.requests.total + r.requests.total,
-  };
-}
-
-/**
- * Runs `fn` and checks that the upstream served at least one call per answered request; also
- * counts the new upstream sockets that carried them (does the caller pool its connections?).
- */
 async function throughUpstream(target, upstream, answered, fn) {
   const before = await upstreamCounts(upstream);
   const result = await fn();
@@ -520,7 +479,7 @@ async function main() {
         target,
         upstream,
         (r) => r.requests,
-        () => load(target, settings, round),
+        () => measure({ ...target, method: 'POST' }, settings, round),
       );
       target.loadRounds.push({ ...result, upstreamCalls, upstreamSockets });
       process.stderr.write(

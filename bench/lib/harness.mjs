@@ -192,8 +192,15 @@ export async function createAgent(baseUrl, auth) {
  * Throws on any non-2xx answer, socket error or timeout. `requests` counts the answers of
  * both runs, for checks against what the server saw.
  */
+/** Loads `target.url` (GET, or `target.method` with `target.body`) at `settings.connections`. */
 export async function measure(target, settings, round) {
-  const opts = { url: target.url, connections: settings.connections, headers: target.headers };
+  const opts = {
+    url: target.url,
+    connections: settings.connections,
+    headers: target.headers,
+    ...(target.method && { method: target.method }),
+    ...(target.body !== undefined && { body: target.body }),
+  };
   // Warm-up lets V8 optimise the hot path and opens the keep-alive sockets; its numbers are dropped.
   const warm = await autocannon({ ...opts, duration: settings.warmupS });
   const r = await autocannon({ ...opts, duration: settings.durationS });
