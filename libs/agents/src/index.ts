@@ -35,3 +35,4 @@ export * from './gateway/provider-registry';
 export * from './gateway/telemetry/gen-ai-telemetry';
 export * from './gateway/stored-providers';
 export * from './gateway/errors/client-disconnected.error';
+export * from './tools';

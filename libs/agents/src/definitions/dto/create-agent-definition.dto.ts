@@ -13,8 +13,9 @@ import {
   ValidateIf,
 } from 'class-validator';
 
+import { TOOL_NAME_PATTERN } from '../../tools/tools.constants';
+
 export const AGENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$/;
 
 /** Optional, but when present it must be valid: `null` is not a way to unset a field. */

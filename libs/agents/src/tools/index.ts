@@ -1,0 +1,15 @@
+export * from './builtin/arithmetic-expression';
+export * from './builtin/calculator.tool';
+export * from './builtin/current-time.tool';
+export * from './builtin/http-get.tool';
+export * from './builtin/ssrf-guard';
+export * from './errors/calculator.error';
+export * from './errors/duplicate-tool-name.error';
+export * from './errors/invalid-tool-definition.error';
+export * from './errors/tool-argument.error';
+export * from './errors/unknown-tool.error';
+export * from './tool-registry.service';
+export * from './tool.decorator';
+export type * from './tool.types';
+export * from './tools.constants';
+export * from './tools.module';
