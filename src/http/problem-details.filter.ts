@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 
 import type { ErrorReporter } from '@keel/observability';
-import { UNMATCHED_ROUTE } from '@keel/observability';
+import { httpExceptionMessage, UNMATCHED_ROUTE } from '@keel/observability';
 import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
 import { Catch, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -62,7 +62,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         ...base,
         title: STATUS_CODES[status] ?? 'Error',
         status,
-        detail: detailOf(exception),
+        detail: httpExceptionMessage(exception),
         ...(exception instanceof RequestValidationError && { errors: exception.fieldErrors }),
       };
     }
@@ -87,12 +87,4 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       operation: `${request.method} ${request.routeOptions.url ?? UNMATCHED_ROUTE}`,
     };
   }
-}
-
-function detailOf(exception: HttpException): string {
-  const response = exception.getResponse();
-  if (typeof response === 'string') return response;
-  const message = (response as { message?: unknown }).message;
-  if (Array.isArray(message)) return message.join('; ');
-  return typeof message === 'string' ? message : exception.message;
 }

@@ -5,6 +5,7 @@ export * from './errors/dto/error-snapshot-query.dto';
 export * from './errors/error-aggregator.service';
 export * from './errors/error-fingerprint';
 export * from './errors/error-rate.health';
+export * from './errors/http-exception-message';
 export * from './errors/errors.controller';
 export { TrackErrors } from './errors/track-errors.decorator';
 export type { TrackErrorsOptions } from './errors/track-errors.decorator';

@@ -1,4 +1,4 @@
-import { ErrorReporter, UNMATCHED_ROUTE } from '@keel/observability';
+import { ErrorReporter, httpExceptionMessage, UNMATCHED_ROUTE } from '@keel/observability';
 import type { ArgumentsHost, ExceptionFilter } from '@nestjs/common';
 import { Catch, HttpException, HttpStatus, Logger, Optional } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -63,7 +63,7 @@ export class OpenAiErrorFilter implements ExceptionFilter {
         status,
         body: {
           error: {
-            message: messageOf(exception),
+            message: httpExceptionMessage(exception),
             type: budget
               ? 'insufficient_quota'
               : (known?.type ?? (status >= 500 ? 'api_error' : 'invalid_request_error')),
@@ -98,12 +98,4 @@ export class OpenAiErrorFilter implements ExceptionFilter {
       error.stack,
     );
   }
-}
-
-function messageOf(exception: HttpException): string {
-  const response = exception.getResponse();
-  if (typeof response === 'string') return response;
-  const message = (response as { message?: unknown }).message;
-  if (Array.isArray(message)) return message.join('; ');
-  return typeof message === 'string' ? message : exception.message;
 }
