@@ -44,11 +44,13 @@ describe('LLM gateway fallback under a failing primary', () => {
         ],
       }),
       LLM_MAX_ATTEMPTS: '1',
-      LLM_TIMEOUT_MS: '250',
-      LLM_TOTAL_TIMEOUT_MS: '1000',
+      // Long enough that the healthy fallback never times out on a loaded CI machine; a
+      // hang costs this much only while the breaker is closed or probing.
+      LLM_TIMEOUT_MS: '2000',
+      LLM_TOTAL_TIMEOUT_MS: '4000',
       LLM_BREAKER_THRESHOLD: '5',
-      // Probes the primary again every 200 ms, so it keeps failing throughout the run.
-      LLM_BREAKER_HALF_OPEN_MS: '200',
+      // Probes the primary again every 500 ms, so it keeps failing throughout the run.
+      LLM_BREAKER_HALF_OPEN_MS: '500',
       GATEWAY_CACHE: 'off',
     });
     await testApp.app.listen(0, '127.0.0.1');
@@ -105,8 +107,9 @@ describe('LLM gateway fallback under a failing primary', () => {
       }),
     );
 
+    // At most one failure in 1 000 (99.9 %); listed when there are more.
+    expect(failures.length <= 1 ? [] : failures).toEqual([]);
     expect(served / CALLS).toBeGreaterThanOrEqual(0.999);
-    expect(failures.length).toBeLessThanOrEqual(1);
     expect(secondary.requestCount).toBe(served);
     // Without the breaker the primary would have seen all 1000 calls; open, it sees the
     // first failures and one probe per half-open window.
