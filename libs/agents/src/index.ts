@@ -36,3 +36,4 @@ export * from './gateway/telemetry/gen-ai-telemetry';
 export * from './gateway/stored-providers';
 export * from './gateway/errors/client-disconnected.error';
 export * from './tools';
+export * from './runs';

@@ -49,6 +49,8 @@ export interface GatewayCompletion {
   /** `provider/model` that served it (for a cache hit: the one that served the cached answer). */
   servedBy: string;
   cache: CacheResult;
+  /** What the call cost, in micro-dollars (0 for a cache hit or an unpriced model). */
+  costMicros: number;
 }
 
 export interface GatewayStream {
@@ -127,8 +129,12 @@ export class GatewayService {
           const value: CachedCompletion = { ...routed.completion, keel_served_by: servedBy };
           void this.cache.set(cacheKey, value);
         }
-        this.logger.debug?.(`Served ${request.model} by ${servedBy} for ${costMicros} micro-USD`);
-        return { completion: routed.completion, servedBy, cache: cacheKey ? 'miss' : 'bypass' };
+        return {
+          completion: routed.completion,
+          servedBy,
+          cache: cacheKey ? 'miss' : 'bypass',
+          costMicros,
+        };
       } catch (error) {
         await this.releaseQuietly(reservation);
         throw error;
@@ -304,7 +310,7 @@ export class GatewayService {
       usage: tokenCounts(usage),
       costMicros: 0,
     });
-    return { completion, servedBy, cache: 'hit' };
+    return { completion, servedBy, cache: 'hit', costMicros: 0 };
   }
 
   private async reserve(
