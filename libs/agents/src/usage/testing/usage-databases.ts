@@ -1,82 +1,20 @@
-import { randomBytes } from 'node:crypto';
-
-import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-
 import { CreateLlmUsage1764200000000 } from '../../migrations/1764200000000-create-llm-usage';
 import { CreateBudgets1764200000100 } from '../../migrations/1764200000100-create-budgets';
+import type { TestDatabase, TestDatabaseKind } from '../../persistence/testing/test-databases';
+import { createTestDatabase, testDatabaseKinds } from '../../persistence/testing/test-databases';
 import { USAGE_ENTITIES } from '../usage.entities';
 
-export type UsageDatabaseKind = 'sqlite' | 'postgres';
-
-export interface UsageDatabase {
-  dataSource: DataSource;
-  destroy(): Promise<void>;
-}
-
-const MIGRATIONS = [CreateLlmUsage1764200000000, CreateBudgets1764200000100];
+export type UsageDatabaseKind = TestDatabaseKind;
+export type UsageDatabase = TestDatabase;
 
 /** The databases to run against: SQLite always, PostgreSQL when DATABASE_URL points at one. */
-export function usageDatabaseKinds(): UsageDatabaseKind[] {
-  return postgresUrl() ? ['sqlite', 'postgres'] : ['sqlite'];
-}
+export const usageDatabaseKinds = testDatabaseKinds;
 
-/** A migrated database: SQLite in memory, or a fresh PostgreSQL schema dropped on destroy. */
-export async function createUsageDatabase(kind: UsageDatabaseKind): Promise<UsageDatabase> {
-  if (kind === 'sqlite') {
-    const dataSource = new DataSource({
-      type: 'better-sqlite3',
-      database: ':memory:',
-      entities: USAGE_ENTITIES,
-      migrations: MIGRATIONS,
-      synchronize: false,
-    });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    return { dataSource, destroy: () => dataSource.destroy() };
-  }
-  const url = postgresUrl();
-  if (!url) throw new Error('PostgreSQL tests need DATABASE_URL=postgres://...');
-  const schema = `keel_usage_${randomBytes(6).toString('hex')}`;
-  await withClient(url, (client) => client.query(`CREATE SCHEMA ${schema}`));
-  const dataSource = new DataSource({
-    type: 'postgres',
-    url,
-    schema,
+/** The usage and budget tables, migrated: SQLite in memory, or a fresh PostgreSQL schema. */
+export function createUsageDatabase(kind: UsageDatabaseKind): Promise<UsageDatabase> {
+  return createTestDatabase(kind, {
     entities: USAGE_ENTITIES,
-    migrations: MIGRATIONS,
-    synchronize: false,
-    extra: { max: 10 },
+    migrations: [CreateLlmUsage1764200000000, CreateBudgets1764200000100],
+    schemaPrefix: 'keel_usage',
   });
-  try {
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-  } catch (error) {
-    if (dataSource.isInitialized) await dataSource.destroy();
-    await withClient(url, (client) => client.query(`DROP SCHEMA ${schema} CASCADE`));
-    throw error;
-  }
-  return {
-    dataSource,
-    destroy: async () => {
-      await dataSource.destroy();
-      await withClient(url, (client) => client.query(`DROP SCHEMA ${schema} CASCADE`));
-    },
-  };
-}
-
-function postgresUrl(): string | undefined {
-  // eslint-disable-next-line no-restricted-properties -- tests pick their database like jest.config.js
-  const url = process.env.DATABASE_URL;
-  return url && /^postgres(ql)?:\/\//.test(url) ? url : undefined;
-}
-
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
