@@ -1,4 +1,4 @@
-import { AgentsModule, GatewayModule } from '@keel/agents';
+import { AgentsModule, GatewayModule, RunsModule } from '@keel/agents';
 import { HealthModule } from '@keel/health';
 import type { TracingHandle } from '@keel/observability';
 import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';
@@ -10,11 +10,13 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { RouterModule } from '@nestjs/core';
 
 import { version } from '../package.json';
+import { AppAgentsModule } from './agents/app-agents.module';
 import type { AppConfig } from './config';
 import { DatabaseModule } from './database/database.module';
 import { DebugModule } from './debug/debug.module';
 import { AppGatewayModule } from './gateway/app-gateway.module';
 import { AppResilienceModule } from './resilience/app-resilience.module';
+import { AppRunsModule } from './runs/app-runs.module';
 import { AppSecurityModule } from './security/app-security.module';
 
 @Module({})
@@ -78,8 +80,9 @@ export class AppModule {
         }),
         DatabaseModule,
         AppSecurityModule,
-        AgentsModule.forRoot({}),
+        AppAgentsModule,
         AppGatewayModule,
+        AppRunsModule,
         ObservabilityAdminModule,
         AppResilienceModule,
         ResilienceAdminModule,
@@ -87,6 +90,7 @@ export class AppModule {
         RouterModule.register([
           { path: 'v1', module: AgentsModule },
           { path: 'v1', module: GatewayModule },
+          { path: 'v1', module: RunsModule },
           { path: 'v1', module: SecurityModule },
           { path: 'v1', module: ObservabilityAdminModule },
           { path: 'v1', module: ResilienceAdminModule },

@@ -50,7 +50,8 @@ describe('probes', () => {
     expect(status).toBe(200);
     expect(body.details?.startup).toMatchObject({
       state: 'completed',
-      checks: [
+      // Listed in registration order, which follows module order: not part of the contract.
+      checks: expect.arrayContaining([
         expect.objectContaining({
           name: 'database',
           status: 'succeeded',
@@ -72,8 +73,21 @@ describe('probes', () => {
           status: 'succeeded',
           dependsOn: ['migrations'],
         }),
-      ],
+        expect.objectContaining({
+          name: 'agent-runs-resume',
+          status: 'succeeded',
+          dependsOn: ['migrations', 'llm-providers'],
+        }),
+      ]),
     });
+    const checks = (body.details?.startup as { checks: { name: string }[] }).checks;
+    expect(checks.map((check) => check.name).sort()).toEqual([
+      'agent-runs-resume',
+      'bootstrap-admin',
+      'database',
+      'llm-providers',
+      'migrations',
+    ]);
   });
 
   it('lists every indicator in /health', async () => {

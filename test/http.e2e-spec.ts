@@ -183,6 +183,7 @@ describe('request path', () => {
         '/v1/admin/users/{id}',
         '/v1/agents',
         '/v1/agents/{id}',
+        '/v1/agents/{id}/runs',
         '/v1/api-keys',
         '/v1/api-keys/{id}',
         '/v1/auth/logout',
@@ -192,6 +193,9 @@ describe('request path', () => {
         '/v1/budgets',
         '/v1/chat/completions',
         '/v1/models',
+        '/v1/runs/{id}',
+        '/v1/runs/{id}/cancel',
+        '/v1/runs/{id}/steps',
       ]);
       expect(Object.keys(doc.components.schemas)).toEqual(
         expect.arrayContaining([
@@ -199,6 +203,9 @@ describe('request path', () => {
           'UpdateAgentDefinitionDto',
           'AgentDefinitionDto',
           'AgentDefinitionPageDto',
+          'CreateRunDto',
+          'RunDto',
+          'RunStepListDto',
           'ProblemDetailsDto',
         ]),
       );

@@ -306,6 +306,28 @@ describe.each(runDatabaseKinds())('RunsService on %s', (kind) => {
     });
   });
 
+  describe('listUnfinished', () => {
+    it("lists every tenant's queued and running runs, oldest first, up to the limit", async () => {
+      const first = await running(OTHER_TENANT);
+      clock.ms += 1000;
+      const second = await queued();
+      clock.ms += 1000;
+      const done = await running();
+      await service.finish(TENANT, done.id, 'succeeded', { output: 'ok' });
+      clock.ms += 1000;
+      await queued();
+
+      const unfinished = await service.listUnfinished(2);
+
+      expect(unfinished.map(({ tenantId, id, status }) => ({ tenantId, id, status }))).toEqual([
+        { tenantId: OTHER_TENANT, id: first.id, status: 'running' },
+        { tenantId: TENANT, id: second.id, status: 'queued' },
+      ]);
+      expect(await service.listUnfinished(10)).toHaveLength(3);
+      await expect(service.listUnfinished(0)).rejects.toBeInstanceOf(InvalidPageRequestError);
+    });
+  });
+
   describe('status transitions', () => {
     it('runs, resumes and finishes once', async () => {
       const run = await queued();

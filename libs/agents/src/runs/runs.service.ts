@@ -164,6 +164,24 @@ export class RunsService implements RunStore {
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
   }
 
+  /**
+   * Runs of every tenant that are `queued` or `running`, oldest first: what a worker resumes
+   * after a restart.
+   */
+  async listUnfinished(limit: number): Promise<Pick<AgentRun, 'tenantId' | 'id' | 'status'>[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidPageRequestError('limit must be a positive integer');
+    }
+    return this.runs
+      .createQueryBuilder('r')
+      .select(['r.id', 'r.tenantId', 'r.status', 'r.createdAt'])
+      .where('r.status IN (:...active)', { active: ACTIVE_STATUSES })
+      .orderBy('r.createdAt', 'ASC')
+      .addOrderBy('r.id', 'ASC')
+      .take(limit)
+      .getMany();
+  }
+
   async get(tenantId: string, runId: string): Promise<AgentRun> {
     assertRunId(runId);
     const run = await this.runs.findOneBy({ id: runId, tenantId });

@@ -1,0 +1,172 @@
+import type { Principal } from '@keel/security';
+import { CurrentPrincipal, Scopes } from '@keel/security';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+
+import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
+import { CreateRunDto, CreateRunQueryDto } from './dto/create-run.dto';
+import { ListRunsQueryDto } from './dto/list-runs.query.dto';
+import { RunDto, RunPageDto, RunStepListDto, toRunDto, toRunStepDto } from './dto/run.dto';
+import { InvalidRunRequestError } from './errors/invalid-run-request.error';
+import type { ResolvedRunsOptions } from './interfaces/runs-options.interface';
+import { InProcessRunQueue } from './run-queue';
+import { RUNS_OPTIONS } from './runs.constants';
+import { RunsService } from './runs.service';
+
+const idPipe = new ParseUUIDPipe({ version: '4' });
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+const DEFAULT_PAGE_SIZE = 20;
+
+@ApiTags('agent runs')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Missing or invalid credentials.' })
+@ApiForbiddenResponse({ description: 'The API key lacks the scope.' })
+@Controller()
+export class RunsController {
+  constructor(
+    private readonly runs: RunsService,
+    private readonly queue: InProcessRunQueue,
+    private readonly agents: AgentDefinitionsService,
+    @Inject(RUNS_OPTIONS) private readonly options: ResolvedRunsOptions,
+  ) {}
+
+  @Post('agents/:id/runs')
+  @Scopes(['agents:write'])
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Start a run of an agent',
+    description:
+      'Answers 202 with the queued run, or with `wait=true` 200 with the run once it ended (or, ' +
+      'after the wait bound, still running). A repeated `Idempotency-Key` answers the first run.',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Repeating a request with the same key answers the same run (1-255 characters).',
+  })
+  @ApiAcceptedResponse({ type: RunDto, description: 'Queued or running.' })
+  @ApiOkResponse({ type: RunDto, description: 'With `wait=true`.' })
+  @ApiBadRequestResponse({ description: 'A field is missing, malformed or unknown.' })
+  @ApiNotFoundResponse({ description: 'No such agent definition.' })
+  @ApiConflictResponse({ description: 'The idempotency key was used for another request.' })
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', idPipe) agentId: string,
+    @Body() body: CreateRunDto,
+    @Query() query: CreateRunQueryDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RunDto> {
+    if (
+      idempotencyKey !== undefined &&
+      (idempotencyKey.length < 1 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+    ) {
+      throw new InvalidRunRequestError([
+        `the Idempotency-Key header must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+      ]);
+    }
+    const { tenantId } = principal;
+    await this.agents.get(tenantId, agentId);
+    const messages = body.messages.map(({ role, content }) => ({ role, content }));
+    const { run, created } = await this.runs.create(tenantId, agentId, {
+      messages,
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
+    });
+    if (created) this.queue.enqueue(tenantId, run.id);
+    if (query.wait !== 'true') return toRunDto(run);
+    const current = await this.queue.waitFor(tenantId, run.id, this.options.maxWaitMs);
+    void reply.status(HttpStatus.OK);
+    return toRunDto(current);
+  }
+
+  @Get('agents/:id/runs')
+  @Scopes(['agents:read'])
+  @ApiOperation({ summary: "List an agent's runs, newest first" })
+  @ApiOkResponse({ type: RunPageDto })
+  @ApiBadRequestResponse({ description: 'Bad status, limit or cursor.' })
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', idPipe) agentId: string,
+    @Query() query: ListRunsQueryDto,
+  ): Promise<RunPageDto> {
+    const page = await this.runs.list(principal.tenantId, {
+      agentId,
+      limit: query.limit ?? DEFAULT_PAGE_SIZE,
+      ...(query.status !== undefined && { status: query.status }),
+      ...(query.cursor !== undefined && { cursor: query.cursor }),
+    });
+    return { data: page.items.map(toRunDto), nextCursor: page.nextCursor };
+  }
+
+  @Get('runs/:id')
+  @Scopes(['agents:read'])
+  @ApiOperation({ summary: 'Get one run' })
+  @ApiOkResponse({ type: RunDto })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID.' })
+  @ApiNotFoundResponse({ description: 'No such run.' })
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', idPipe) id: string,
+  ): Promise<RunDto> {
+    return toRunDto(await this.runs.get(principal.tenantId, id));
+  }
+
+  @Get('runs/:id/steps')
+  @Scopes(['agents:read'])
+  @ApiOperation({ summary: "A run's steps (model calls and tool calls), in order" })
+  @ApiOkResponse({ type: RunStepListDto })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID.' })
+  @ApiNotFoundResponse({ description: 'No such run.' })
+  async steps(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', idPipe) id: string,
+  ): Promise<RunStepListDto> {
+    const steps = await this.runs.steps(principal.tenantId, id);
+    return { data: steps.map(toRunStepDto) };
+  }
+
+  @Post('runs/:id/cancel')
+  @Scopes(['agents:write'])
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Ask a run to stop',
+    description:
+      'A queued run is cancelled at once; a running one stops before its next model call; a ' +
+      'finished one stays as it is.',
+  })
+  @ApiAcceptedResponse({ type: RunDto })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID.' })
+  @ApiNotFoundResponse({ description: 'No such run.' })
+  async cancel(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', idPipe) id: string,
+  ): Promise<RunDto> {
+    return toRunDto(await this.runs.requestCancel(principal.tenantId, id));
+  }
+}

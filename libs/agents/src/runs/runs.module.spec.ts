@@ -1,0 +1,74 @@
+import { Global, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+
+import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
+import { GatewayService } from '../gateway/gateway.service';
+import { InProcessRunQueue } from './run-queue';
+import { RUN_STORE, RUNS_OPTIONS } from './runs.constants';
+import { RUN_ENTITIES } from './runs.entities';
+import { RunsModule } from './runs.module';
+import { RunsService } from './runs.service';
+
+const database = TypeOrmModule.forRoot({
+  type: 'better-sqlite3',
+  database: ':memory:',
+  entities: RUN_ENTITIES,
+});
+
+const dependencies = [
+  { provide: GatewayService, useValue: {} },
+  { provide: AgentDefinitionsService, useValue: {} },
+];
+
+/** What the app's gateway and agents modules export. */
+@Module({ providers: dependencies, exports: dependencies })
+class DependenciesModule {}
+
+@Global()
+@Module({ providers: dependencies, exports: dependencies })
+class GlobalDependenciesModule {}
+
+@Module({ providers: [{ provide: 'WAIT', useValue: 5000 }], exports: ['WAIT'] })
+class SettingsModule {}
+
+describe('RunsModule', () => {
+  it('compiles with forRoot when its dependencies are global', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [database, GlobalDependenciesModule, RunsModule.forRoot({ concurrency: 2 })],
+    }).compile();
+
+    expect(moduleRef.get(RUNS_OPTIONS)).toEqual({
+      concurrency: 2,
+      maxWaitMs: 30_000,
+      resumeLimit: 1000,
+    });
+    expect(moduleRef.get(RUN_STORE)).toBe(moduleRef.get(RunsService));
+    expect(moduleRef.get(InProcessRunQueue)).toBeInstanceOf(InProcessRunQueue);
+    await moduleRef.close();
+  });
+
+  it('compiles with forRootAsync, its dependencies from `imports`', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        database,
+        RunsModule.forRootAsync({
+          imports: [DependenciesModule, SettingsModule],
+          inject: ['WAIT'],
+          useFactory: (maxWaitMs: number) => ({ maxWaitMs }),
+        }),
+      ],
+    }).compile();
+
+    expect(moduleRef.get(RUNS_OPTIONS)).toMatchObject({ concurrency: 8, maxWaitMs: 5000 });
+    await moduleRef.close();
+  });
+
+  it('refuses bad options when it starts', async () => {
+    await expect(
+      Test.createTestingModule({
+        imports: [database, GlobalDependenciesModule, RunsModule.forRoot({ concurrency: 0 })],
+      }).compile(),
+    ).rejects.toThrow('concurrency must be an integer between 1 and 1000');
+  });
+});

@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+
+import { ToolsModule } from '../tools/tools.module';
+import { RunExecutor } from './run-executor.service';
+import { InProcessRunQueue } from './run-queue';
+import { resolveRunsOptions } from './runs-options';
+import { RUN_STORE, RUNS_MODULE_OPTIONS, RUNS_OPTIONS } from './runs.constants';
+import { RunsController } from './runs.controller';
+import { RUN_ENTITIES } from './runs.entities';
+import { RunsConfigurableModuleClass } from './runs.module-definition';
+import { RunsService } from './runs.service';
+
+/**
+ * Agent runs over HTTP (`/agents/:id/runs`, `/runs/:id`...; mount it under `/v1` with
+ * `RouterModule`), executed in this process by `InProcessRunQueue`. Needs `GatewayService`
+ * and `AgentDefinitionsService`: pass the modules that export them as `imports` of
+ * `forRootAsync` (or make `GatewayModule` and `AgentsModule` global), plus `@keel/security`'s
+ * guards and a TypeORM connection that lists `AGENTS_ENTITIES` and runs `AGENTS_MIGRATIONS`.
+ * Call `InProcessRunQueue.resumeRunning()` once the database is migrated.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature(RUN_ENTITIES), ToolsModule],
+  controllers: [RunsController],
+  providers: [
+    { provide: RUNS_OPTIONS, inject: [RUNS_MODULE_OPTIONS], useFactory: resolveRunsOptions },
+    RunsService,
+    { provide: RUN_STORE, useExisting: RunsService },
+    RunExecutor,
+    InProcessRunQueue,
+  ],
+  exports: [RunsService, RunExecutor, InProcessRunQueue],
+})
+export class RunsModule extends RunsConfigurableModuleClass {}
