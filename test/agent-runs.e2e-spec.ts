@@ -1,5 +1,8 @@
+import type { IncomingMessage } from 'node:http';
+import { get as httpGet } from 'node:http';
+
 import type { ChatMessage } from '@keel/agents';
-import { InProcessRunQueue, RunsService } from '@keel/agents';
+import { InProcessRunQueue, RunEvents, RunsService } from '@keel/agents';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 
 import { startFakeOpenAiServer } from './support/fake-vendors';
@@ -37,6 +40,29 @@ interface VendorMessage {
   tool_call_id?: string;
 }
 
+interface ServerSentEvent {
+  id?: string;
+  event?: string;
+  data?: string;
+}
+
+/** The events of an SSE body, comments left out. */
+function parseEvents(text: string): ServerSentEvent[] {
+  return text
+    .split('\n\n')
+    .map((block) => block.split('\n').filter((line) => line !== '' && !line.startsWith(':')))
+    .filter((lines) => lines.length > 0)
+    .map((lines) => {
+      const event: ServerSentEvent = {};
+      for (const line of lines) {
+        const colon = line.indexOf(': ');
+        const field = line.slice(0, colon) as keyof ServerSentEvent;
+        event[field] = line.slice(colon + 2);
+      }
+      return event;
+    });
+}
+
 const QUESTION: ChatMessage[] = [
   { role: 'user', content: 'What is 6 times 7, and what time is it?' },
 ];
@@ -48,6 +74,7 @@ describe('/v1/agents/:id/runs and /v1/runs', () => {
   let app: NestFastifyApplication;
   let member: TestUser;
   let agentId: string;
+  let baseUrl: string;
 
   beforeAll(async () => {
     vendor = await startFakeOpenAiServer();
@@ -59,6 +86,8 @@ describe('/v1/agents/:id/runs and /v1/runs', () => {
       LLM_MAX_ATTEMPTS: '1',
     });
     app = testApp.app;
+    await app.listen(0, '127.0.0.1');
+    baseUrl = await app.getUrl();
     member = await testApp.createTenantUser(['member']);
     agentId = await createAgent(member, 'calc-agent');
   });
@@ -304,6 +333,138 @@ describe('/v1/agents/:id/runs and /v1/runs', () => {
     expect(list.json<{ data: RunBody[] }>().data).toEqual([]);
     expect((await get(`/v1/runs/${mine.id}`)).statusCode).toBe(200);
     expect(vendor.requestCount).toBe(1);
+  });
+
+  it("streams a finished run's steps as events, then the run, and resumes after Last-Event-ID", async () => {
+    scriptToolLoop('Streamed.');
+    const run = (await startRun({ query: '?wait=true' })).json<RunBody>();
+    expect(run.status).toBe('succeeded');
+
+    const res = await get(`/v1/runs/${run.id}/events`);
+
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(res.headers['cache-control']).toBe('no-cache');
+    expect(res.headers['x-accel-buffering']).toBe('no');
+    const events = parseEvents(res.body);
+    expect(events.map((event) => [event.event, event.id])).toEqual([
+      ['step', '1'],
+      ['step', '2'],
+      ['step', '3'],
+      ['step', '4'],
+      ['end', undefined],
+    ]);
+    const steps = (await get(`/v1/runs/${run.id}/steps`)).json<{ data: StepBody[] }>().data;
+    expect(events.slice(0, 4).map((event) => JSON.parse(event.data ?? '') as unknown)).toEqual(
+      steps,
+    );
+    expect(JSON.parse(events[4]?.data ?? '')).toEqual(
+      (await get(`/v1/runs/${run.id}`)).json<RunBody>(),
+    );
+
+    const resumed = await app.inject({
+      method: 'GET',
+      url: `/v1/runs/${run.id}/events`,
+      headers: { ...member.headers, 'last-event-id': '2' },
+    });
+    expect(resumed.statusCode).toBe(200);
+    const later = parseEvents(resumed.body);
+    expect(later.map((event) => [event.event, event.id])).toEqual([
+      ['step', '3'],
+      ['step', '4'],
+      ['end', undefined],
+    ]);
+    expect(JSON.parse(later[0]?.data ?? '')).toEqual(steps[2]);
+
+    const byQuery = parseEvents((await get(`/v1/runs/${run.id}/events?lastEventId=4`)).body);
+    expect(byQuery.map((event) => event.event)).toEqual(['end']);
+    expect(JSON.parse(byQuery[0]?.data ?? '')).toMatchObject({ id: run.id, status: 'succeeded' });
+  });
+
+  it('streams the steps of a run live, from queued to its end', async () => {
+    const { run } = await app
+      .get(RunsService)
+      .create(member.tenantId, agentId, { messages: QUESTION });
+    const events = app.get(RunEvents);
+
+    const response = await fetch(`${baseUrl}/v1/runs/${run.id}/events`, {
+      headers: member.headers,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value, { stream: true });
+    // Connected and waiting: the run has no step yet, and nothing executes it yet.
+    expect(parseEvents(text)).toEqual([]);
+    expect(events.listenerCount(member.tenantId, run.id)).toBe(1);
+
+    scriptToolLoop('Live.');
+    app.get(InProcessRunQueue).enqueue(member.tenantId, run.id);
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      text += decoder.decode(read.value, { stream: true });
+    }
+
+    const received = parseEvents(text);
+    expect(received.map((event) => [event.event, event.id])).toEqual([
+      ['step', '1'],
+      ['step', '2'],
+      ['step', '3'],
+      ['step', '4'],
+      ['end', undefined],
+    ]);
+    expect(JSON.parse(received[0]?.data ?? '')).toMatchObject({ seq: 1, kind: 'model' });
+    expect(JSON.parse(received[4]?.data ?? '')).toMatchObject({
+      id: run.id,
+      status: 'succeeded',
+      output: 'Live.',
+      stepCount: 4,
+    });
+    expect(events.listenerCount(member.tenantId, run.id)).toBe(0);
+  });
+
+  it('stops streaming and unsubscribes when the client leaves', async () => {
+    const { run } = await app
+      .get(RunsService)
+      .create(member.tenantId, agentId, { messages: QUESTION });
+    const events = app.get(RunEvents);
+
+    const request = httpGet(`${baseUrl}/v1/runs/${run.id}/events`, { headers: member.headers });
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      request.once('response', resolve).once('error', reject);
+    });
+    expect(response.statusCode).toBe(200);
+    await new Promise((resolve) => response.once('data', resolve));
+    expect(events.listenerCount(member.tenantId, run.id)).toBe(1);
+
+    request.destroy();
+    // A bounded poll: the server notices the closed socket on its own schedule.
+    for (let i = 0; i < 200 && events.listenerCount(member.tenantId, run.id) > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(events.listenerCount(member.tenantId, run.id)).toBe(0);
+    // Not left for the resume test to pick up.
+    await app.get(RunsService).requestCancel(member.tenantId, run.id);
+  });
+
+  it("answers 404 to another tenant's or an unknown run's events, 400 to a bad Last-Event-ID", async () => {
+    vendor.enqueue({ reply: { content: 'Private.' } });
+    const mine = (await startRun({ query: '?wait=true' })).json<RunBody>();
+    const stranger = await testApp.createTenantUser(['member']);
+
+    const foreign = await get(`/v1/runs/${mine.id}/events`, stranger);
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const unknown = await get('/v1/runs/00000000-0000-4000-8000-000000000000/events');
+    expect(unknown.statusCode).toBe(404);
+    for (const lastEventId of ['-1', 'two', '1.5']) {
+      const bad = await app.inject({
+        method: 'GET',
+        url: `/v1/runs/${mine.id}/events`,
+        headers: { ...member.headers, 'last-event-id': lastEventId },
+      });
+      expect(bad.statusCode).toBe(400);
+    }
   });
 
   it.each([

@@ -195,6 +195,7 @@ describe('request path', () => {
         '/v1/models',
         '/v1/runs/{id}',
         '/v1/runs/{id}/cancel',
+        '/v1/runs/{id}/events',
         '/v1/runs/{id}/steps',
       ]);
       expect(Object.keys(doc.components.schemas)).toEqual(

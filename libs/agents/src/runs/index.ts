@@ -7,6 +7,8 @@ export * from './errors/duplicate-run-step.error';
 export * from './errors/idempotency-key-reused.error';
 export * from './errors/invalid-run-request.error';
 export * from './errors/run-not-found.error';
+export * from './run-event-stream';
+export * from './run-events';
 export * from './run-executor.service';
 export * from './run-queue';
 export * from './run.types';

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+
 import type { Principal } from '@keel/security';
 import { CurrentPrincipal, Scopes } from '@keel/security';
 import {
@@ -12,6 +14,7 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
 import {
@@ -24,10 +27,12 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiProduces,
+  ApiQuery,
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
 import { CreateRunDto, CreateRunQueryDto } from './dto/create-run.dto';
@@ -35,6 +40,8 @@ import { ListRunsQueryDto } from './dto/list-runs.query.dto';
 import { RunDto, RunPageDto, RunStepListDto, toRunDto, toRunStepDto } from './dto/run.dto';
 import { InvalidRunRequestError } from './errors/invalid-run-request.error';
 import type { ResolvedRunsOptions } from './interfaces/runs-options.interface';
+import { runEventStream } from './run-event-stream';
+import { RunEvents } from './run-events';
 import { InProcessRunQueue } from './run-queue';
 import { RUNS_OPTIONS } from './runs.constants';
 import { RunsService } from './runs.service';
@@ -54,6 +61,7 @@ export class RunsController {
     private readonly queue: InProcessRunQueue,
     private readonly agents: AgentDefinitionsService,
     @Inject(RUNS_OPTIONS) private readonly options: ResolvedRunsOptions,
+    private readonly runEvents: RunEvents,
   ) {}
 
   @Post('agents/:id/runs')
@@ -151,6 +159,63 @@ export class RunsController {
     return { data: steps.map(toRunStepDto) };
   }
 
+  @Get('runs/:id/events')
+  @Scopes(['agents:read'])
+  @ApiOperation({
+    summary: "A run's steps as server-sent events, live until the run ends",
+    description:
+      'Each step is an `event: step` with `id: <seq>` and the step as `data`; once the run ended ' +
+      'and every step was sent, an `event: end` with the run, and the stream closes. ' +
+      '`Last-Event-ID` (or `lastEventId`) resumes after that step. Comments keep an idle stream ' +
+      'open.',
+  })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'The `seq` of the last step received; only later steps are sent.',
+  })
+  @ApiQuery({
+    name: 'lastEventId',
+    required: false,
+    type: Number,
+    description: 'As `Last-Event-ID`, for clients that cannot set headers; the header wins.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: '`text/event-stream` of `step` events and a final `end` event.' })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID, or the last event id not a seq.' })
+  @ApiNotFoundResponse({ description: 'No such run.' })
+  async events(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', idPipe) id: string,
+    @Headers('last-event-id') lastEventHeader: string | undefined,
+    @Query('lastEventId') lastEventQuery: string | string[] | undefined,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const afterSeq = parseLastEventId(lastEventHeader ?? lastEventQuery);
+    const { tenantId } = principal;
+    // 404 before the stream starts.
+    await this.runs.get(tenantId, id);
+    const disconnect = new AbortController();
+    reply.raw.once('close', () => disconnect.abort());
+    const stream = Readable.from(
+      runEventStream(this.runs, this.runEvents, tenantId, id, {
+        afterSeq,
+        signal: disconnect.signal,
+      }),
+      { objectMode: false },
+    );
+    stream.once('error', (error) =>
+      request.log.warn({ err: error, runId: id }, 'run events failed'),
+    );
+    void reply
+      .code(HttpStatus.OK)
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('x-accel-buffering', 'no')
+      .send(stream);
+  }
+
   @Post('runs/:id/cancel')
   @Scopes(['agents:write'])
   @HttpCode(HttpStatus.ACCEPTED)
@@ -169,4 +234,17 @@ export class RunsController {
   ): Promise<RunDto> {
     return toRunDto(await this.runs.requestCancel(principal.tenantId, id));
   }
+}
+
+/** `Last-Event-ID`: a step `seq` (0 or more); absent is 0, every step. */
+function parseLastEventId(value: string | string[] | undefined): number {
+  if (value === undefined || value === '') return 0;
+  if (typeof value !== 'string') {
+    throw new InvalidRunRequestError(['Last-Event-ID must be given once']);
+  }
+  const seq = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(seq)) {
+    throw new InvalidRunRequestError(['Last-Event-ID must be a step seq (a non-negative integer)']);
+  }
+  return seq;
 }

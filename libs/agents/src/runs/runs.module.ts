@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { ToolsModule } from '../tools/tools.module';
+import { RunEvents } from './run-events';
 import { RunExecutor } from './run-executor.service';
 import { InProcessRunQueue } from './run-queue';
 import { resolveRunsOptions } from './runs-options';
@@ -24,11 +25,12 @@ import { RunsService } from './runs.service';
   controllers: [RunsController],
   providers: [
     { provide: RUNS_OPTIONS, inject: [RUNS_MODULE_OPTIONS], useFactory: resolveRunsOptions },
+    RunEvents,
     RunsService,
     { provide: RUN_STORE, useExisting: RunsService },
     RunExecutor,
     InProcessRunQueue,
   ],
-  exports: [RunsService, RunExecutor, InProcessRunQueue],
+  exports: [RunsService, RunEvents, RunExecutor, InProcessRunQueue],
 })
 export class RunsModule extends RunsConfigurableModuleClass {}

@@ -11,6 +11,7 @@ import { DuplicateRunStepError } from './errors/duplicate-run-step.error';
 import { IdempotencyKeyReusedError } from './errors/idempotency-key-reused.error';
 import { InvalidRunRequestError } from './errors/invalid-run-request.error';
 import { RunNotFoundError } from './errors/run-not-found.error';
+import { RunEvents } from './run-events';
 import type { NewRunStep } from './run.types';
 import { RunsService } from './runs.service';
 import type { RunDatabase } from './testing/run-databases';
@@ -490,6 +491,38 @@ describe.each(runDatabaseKinds())('RunsService on %s', (kind) => {
       await service.appendStep(TENANT, second.id, toolStep('call_1'));
 
       expect(await steps.count()).toBe(2);
+    });
+  });
+
+  describe('change notifications', () => {
+    it('announces stored steps and status changes, and nothing that changed nothing', async () => {
+      const events = new RunEvents();
+      const notifying = new RunsService(runs, steps, clock, events);
+      const { run } = await notifying.create(TENANT, AGENT, { messages: MESSAGES });
+      const changes: string[] = [];
+      events.subscribe(TENANT, run.id, (change) => {
+        expect(change).toEqual({ tenantId: TENANT, runId: run.id });
+        changes.push('change');
+      });
+      const seen = () => changes.length;
+
+      expect(await notifying.markRunning(TENANT, run.id)).toBe(true);
+      expect(seen()).toBe(1);
+      const stored = await notifying.appendStep(TENANT, run.id, modelStep());
+      expect(seen()).toBe(2);
+      await notifying.requestCancel(TENANT, run.id);
+      expect(seen()).toBe(3);
+      expect(await notifying.finish(TENANT, run.id, 'cancelled', { error: 'stop' })).toBe(true);
+      expect(seen()).toBe(4);
+      // Already terminal: no change, no notification.
+      expect(await notifying.finish(TENANT, run.id, 'failed', {})).toBe(false);
+      await notifying.requestCancel(TENANT, run.id);
+      expect(await notifying.markRunning(TENANT, run.id)).toBe(false);
+      expect(seen()).toBe(4);
+
+      expect(await notifying.stepsAfter(TENANT, run.id, 0)).toEqual([stored]);
+      expect(await notifying.stepsAfter(TENANT, run.id, 1)).toEqual([]);
+      expect(await notifying.stepsAfter(OTHER_TENANT, run.id, 0)).toEqual([]);
     });
   });
 

@@ -4,7 +4,7 @@ import { Clock, systemClock } from '@keel/observability';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
-import { QueryFailedError, Repository } from 'typeorm';
+import { MoreThan, QueryFailedError, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 
 import { decodeCursor, encodeCursor } from '../definitions/page-cursor';
@@ -17,6 +17,7 @@ import { DuplicateRunStepError } from './errors/duplicate-run-step.error';
 import { IdempotencyKeyReusedError } from './errors/idempotency-key-reused.error';
 import { InvalidRunRequestError } from './errors/invalid-run-request.error';
 import { RunNotFoundError } from './errors/run-not-found.error';
+import { RunEvents } from './run-events';
 import type { AgentRun, AgentRunStep, NewRunStep, RunStatus, RunStore } from './run.types';
 import { TERMINAL_RUN_STATUSES } from './run.types';
 
@@ -69,6 +70,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class RunsService implements RunStore {
   private readonly clock: Clock;
   private readonly sqlite: boolean;
+  /** Told of every stored step and status change, for the event streams of runs. */
+  private readonly events: RunEvents;
   /** The tail of this service's SQLite writes; each waits for the one before. */
   private sqliteWrites: Promise<unknown> = Promise.resolve();
 
@@ -76,8 +79,10 @@ export class RunsService implements RunStore {
     @InjectRepository(AgentRunEntity) private readonly runs: Repository<AgentRunEntity>,
     @InjectRepository(AgentRunStepEntity) private readonly stepRows: Repository<AgentRunStepEntity>,
     @Optional() @Inject(Clock) clock?: Clock,
+    @Optional() events?: RunEvents,
   ) {
     this.clock = clock ?? systemClock;
+    this.events = events ?? new RunEvents();
     this.sqlite = runs.manager.connection.options.type === 'better-sqlite3';
   }
 
@@ -195,6 +200,18 @@ export class RunsService implements RunStore {
     return this.stepRows.find({ where: { runId, tenantId }, order: { seq: 'ASC' } });
   }
 
+  /**
+   * The run's steps with a `seq` above `afterSeq`, by `seq`; none for an unknown run (call
+   * `get` first to tell the two apart).
+   */
+  async stepsAfter(tenantId: string, runId: string, afterSeq: number): Promise<AgentRunStep[]> {
+    assertRunId(runId);
+    return this.stepRows.find({
+      where: { runId, tenantId, seq: MoreThan(afterSeq) },
+      order: { seq: 'ASC' },
+    });
+  }
+
   async markRunning(tenantId: string, runId: string): Promise<boolean> {
     assertRunId(runId);
     const now = this.now();
@@ -208,7 +225,10 @@ export class RunsService implements RunStore {
         .setParameter('now', now)
         .execute(),
     );
-    if (result.affected) return true;
+    if (result.affected) {
+      this.events.changed(tenantId, runId);
+      return true;
+    }
     await this.get(tenantId, runId);
     return false;
   }
@@ -240,7 +260,10 @@ export class RunsService implements RunStore {
         .andWhere('status IN (:...active)', { active: ACTIVE_STATUSES })
         .execute(),
     );
-    if (update.affected) return true;
+    if (update.affected) {
+      this.events.changed(tenantId, runId);
+      return true;
+    }
     await this.get(tenantId, runId);
     return false;
   }
@@ -252,7 +275,7 @@ export class RunsService implements RunStore {
   async requestCancel(tenantId: string, runId: string): Promise<AgentRun> {
     assertRunId(runId);
     const now = this.now();
-    await this.write(async () => {
+    const changed = await this.write(async () => {
       const cancelled = await this.runs
         .createQueryBuilder()
         .update(AgentRunEntity)
@@ -265,15 +288,17 @@ export class RunsService implements RunStore {
         .where('id = :runId AND tenant_id = :tenantId', { runId, tenantId })
         .andWhere("status = 'queued'")
         .execute();
-      if (cancelled.affected) return;
-      await this.runs
+      if (cancelled.affected) return true;
+      const flagged = await this.runs
         .createQueryBuilder()
         .update(AgentRunEntity)
         .set({ cancelRequested: true })
         .where('id = :runId AND tenant_id = :tenantId', { runId, tenantId })
         .andWhere("status = 'running'")
         .execute();
+      return Boolean(flagged.affected);
     });
+    if (changed) this.events.changed(tenantId, runId);
     return this.get(tenantId, runId);
   }
 
@@ -295,11 +320,14 @@ export class RunsService implements RunStore {
     if (problems.length > 0) throw new InvalidRunRequestError(problems);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.write(() =>
+        const stored = await this.write(() =>
           this.runs.manager.transaction((manager) =>
             this.insertStep(manager, tenantId, runId, step),
           ),
         );
+        // After the commit, so a woken reader finds the step.
+        this.events.changed(tenantId, runId);
+        return stored;
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         if (step.toolCallId !== null && violates(error, TOOL_CALL_CONSTRAINT, 'tool_call_id')) {
