@@ -11,6 +11,7 @@ export * from './run-event-stream';
 export * from './run-events';
 export * from './run-executor.service';
 export * from './run-queue';
+export * from './run-telemetry';
 export * from './run.types';
 export * from './runs-options';
 export * from './runs.constants';

@@ -5,6 +5,13 @@ import { createDependencyPolicy, resolveDependencyPolicyOptions } from '@keel/re
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
 
@@ -33,6 +40,7 @@ import { createUsageDatabase } from '../usage/testing/usage-databases';
 import { UsageRecorderService } from '../usage/usage-recorder.service';
 import { DuplicateRunStepError } from './errors/duplicate-run-step.error';
 import { RunExecutor } from './run-executor.service';
+import { RunTelemetry } from './run-telemetry';
 import { TERMINAL_RUN_STATUSES } from './run.types';
 import type { AgentRun, AgentRunStep, NewRunStep, RunStatus, RunStore } from './run.types';
 import { MAX_STEPS_REACHED, RUN_STORE } from './runs.constants';
@@ -299,6 +307,7 @@ describe('RunExecutor', () => {
       imports: [ToolsModule, TestToolsModule],
       providers: [
         RunExecutor,
+        RunTelemetry,
         { provide: RUN_STORE, useValue: store },
         { provide: AgentDefinitionsService, useValue: definitions },
         { provide: GatewayService, useValue: gateway },
@@ -630,5 +639,40 @@ describe('RunExecutor', () => {
     expect(stepsOf('run-13')).toEqual([
       expect.objectContaining({ kind: 'model', status: 'error', error: run.error }),
     ]);
+  });
+
+  it('traces a run: invoke_agent {agent} over its chat and execute_tool spans, and counts it', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new TracerProvider({
+      spanProcessors: [new SimpleSpanProcessor({ exporter })],
+    });
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(provider);
+    try {
+      store.add({ id: 'run-14' });
+      fake.enqueue(askLookup('a'), answer('a is known'));
+
+      const run = await executor.execute(TENANT, 'run-14');
+
+      expect(run.status).toBe('succeeded');
+      const spans = exporter.getFinishedSpans();
+      const invoke = spans.find((span) => span.name === 'invoke_agent looker');
+      expect(invoke?.attributes).toMatchObject({
+        'gen_ai.agent.id': 'agent-1',
+        'keel.run.id': 'run-14',
+        'keel.run.status': 'succeeded',
+      });
+      const children = spans
+        .filter((span) => span.parentSpanContext?.spanId === invoke?.spanContext().spanId)
+        .map((span) => span.name);
+      expect(children).toEqual(['chat gpt-4o-mini', 'execute_tool lookup', 'chat gpt-4o-mini']);
+      const metrics = await moduleRef.get(RunTelemetry).registry.metrics();
+      expect(metrics).toContain('keel_agent_runs_total{status="succeeded"} 1');
+      expect(metrics).toContain('keel_agent_tool_calls_total{tool="lookup",outcome="ok"} 1');
+    } finally {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+    }
   });
 });

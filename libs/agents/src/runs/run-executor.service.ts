@@ -12,6 +12,8 @@ import { UnknownToolError } from '../tools/errors/unknown-tool.error';
 import { ToolRegistry } from '../tools/tool-registry.service';
 import { BudgetExceededError } from '../usage/errors/budget-exceeded.error';
 import { DuplicateRunStepError } from './errors/duplicate-run-step.error';
+import { RunTelemetry } from './run-telemetry';
+import type { InvokeAgentTelemetry } from './run-telemetry';
 import type { AgentRun, AgentRunStep, NewRunStep, RunStatus, RunStore } from './run.types';
 import { MAX_STEPS_REACHED, RUN_STORE } from './runs.constants';
 
@@ -74,6 +76,7 @@ export class RunExecutor {
     private readonly gateway: GatewayService,
     private readonly toolRegistry: ToolRegistry,
     @Optional() @Inject(Clock) clock?: Clock,
+    @Optional() private readonly telemetry?: RunTelemetry,
   ) {
     this.clock = clock ?? systemClock;
   }
@@ -87,6 +90,19 @@ export class RunExecutor {
     runId: string,
     options: ExecuteRunOptions = {},
   ): Promise<AgentRun> {
+    if (!this.telemetry) return this.executeRun(tenantId, runId, options);
+    // The `invoke_agent` span is active throughout: `chat` and `execute_tool` nest under it.
+    return this.telemetry.invokeAgent({ tenantId, runId }, (invocation) =>
+      this.executeRun(tenantId, runId, options, invocation),
+    );
+  }
+
+  private async executeRun(
+    tenantId: string,
+    runId: string,
+    options: ExecuteRunOptions,
+    invocation?: InvokeAgentTelemetry,
+  ): Promise<AgentRun> {
     if (!(await this.store.markRunning(tenantId, runId))) return this.store.get(tenantId, runId);
     const run = await this.store.get(tenantId, runId);
 
@@ -94,6 +110,7 @@ export class RunExecutor {
     let tools: ChatFunctionTool[];
     try {
       agent = await this.definitions.get(tenantId, run.agentId);
+      invocation?.agent(agent);
       tools = this.toolRegistry.definitions(agent.tools);
     } catch (error) {
       if (error instanceof AgentDefinitionNotFoundError) {
@@ -297,11 +314,15 @@ export class RunExecutor {
       });
       return;
     }
-    const result = await this.toolRegistry.call(name, rawArguments, {
-      signal: context.signal,
-      tenantId,
-      runId: run.id,
-    });
+    const callTool = () =>
+      this.toolRegistry.call(name, rawArguments, {
+        signal: context.signal,
+        tenantId,
+        runId: run.id,
+      });
+    const result = this.telemetry
+      ? await this.telemetry.executeTool({ id: call.id, name }, callTool)
+      : await callTool();
     // Cut short by the timeout or a shutdown: not an answer; a resumed run calls it again.
     if (!result.ok && context.signal.aborted) return;
     const latencyMs = result.durationMs;
@@ -340,10 +361,13 @@ export class RunExecutor {
     error: string | null,
     output: string | null = null,
   ): Promise<AgentRun> {
-    await this.store.finish(tenantId, runId, status, { output, error });
+    const finished = await this.store.finish(tenantId, runId, status, { output, error });
     this.logger.debug?.(`Run ${runId} ended ${status}${error ? `: ${error}` : ''}`);
     // The stored run: `finish` may have lost a race with another worker's end, and that one holds.
-    return this.store.get(tenantId, runId);
+    const run = await this.store.get(tenantId, runId);
+    // Counted once, by the worker whose `finish` ended it.
+    if (finished) this.telemetry?.runEnded(run);
+    return run;
   }
 
   private elapsedSince(started: number): number {

@@ -1,7 +1,10 @@
+import { MetricsService } from '@keel/observability';
 import { Logger } from '@nestjs/common';
+import { Registry } from 'prom-client';
 
 import type { ExecuteRunOptions, RunExecutor } from './run-executor.service';
 import { InProcessRunQueue } from './run-queue';
+import { RunTelemetry } from './run-telemetry';
 import type { AgentRun } from './run.types';
 import { resolveRunsOptions } from './runs-options';
 import type { RunsService } from './runs.service';
@@ -58,15 +61,48 @@ describe('InProcessRunQueue', () => {
     jest.useRealTimers();
   });
 
-  function create(concurrency: number, runs = fakeRuns()) {
+  function create(concurrency: number, runs = fakeRuns(), telemetry?: RunTelemetry) {
     const { executions, executor } = fakeExecutor();
     const queue = new InProcessRunQueue(
       executor,
       runs as unknown as RunsService,
       resolveRunsOptions({ concurrency }),
+      telemetry,
     );
     return { queue, executions, runs };
   }
+
+  it('reports the waiting runs as queue depth and their wait when they start', async () => {
+    const registry = new Registry();
+    const { queue, executions } = create(
+      1,
+      fakeRuns(),
+      new RunTelemetry(new MetricsService(registry)),
+    );
+    const depth = async () =>
+      (await registry.getSingleMetric('keel_agent_run_queue_depth')?.get())?.values[0]?.value;
+    const waits = async () =>
+      (await registry.getSingleMetric('keel_agent_run_queue_wait_seconds')?.get())?.values.find(
+        (v) =>
+          (v as { metricName?: string }).metricName === 'keel_agent_run_queue_wait_seconds_count',
+      )?.value;
+
+    queue.enqueue('t1', 'r1');
+    queue.enqueue('t1', 'r2');
+    queue.enqueue('t1', 'r3');
+    expect(await depth()).toBe(2);
+    expect(await waits()).toBe(1);
+
+    executions[0]?.resolve(runOf('r1', 'succeeded'));
+    await settle();
+    expect(await depth()).toBe(1);
+    expect(await waits()).toBe(2);
+
+    const stopped = queue.beforeApplicationShutdown();
+    expect(await depth()).toBe(0);
+    executions[1]?.resolve(runOf('r2', 'running'));
+    await stopped;
+  });
 
   it('executes at most `concurrency` runs at a time, starting the next when one ends', async () => {
     const { queue, executions } = create(2);

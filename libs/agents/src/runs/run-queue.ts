@@ -1,8 +1,9 @@
 import type { BeforeApplicationShutdown } from '@nestjs/common';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 
 import type { ResolvedRunsOptions } from './interfaces/runs-options.interface';
 import { RunExecutor } from './run-executor.service';
+import { RunTelemetry } from './run-telemetry';
 import type { AgentRun } from './run.types';
 import { RUNS_OPTIONS } from './runs.constants';
 import { RunsService } from './runs.service';
@@ -16,6 +17,8 @@ interface RunJob {
   /** Settles when this process is done with the run: it ended, failed to run, or was left. */
   readonly done: Promise<void>;
   readonly settle: () => void;
+  /** `performance.now()` at enqueue, for the queue wait time. */
+  readonly enqueuedAt: number;
 }
 
 /**
@@ -40,6 +43,7 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
     private readonly executor: RunExecutor,
     private readonly runs: RunsService,
     @Inject(RUNS_OPTIONS) private readonly options: ResolvedRunsOptions,
+    @Optional() private readonly telemetry?: RunTelemetry,
   ) {}
 
   /** Runs executing plus runs waiting for a slot. */
@@ -53,7 +57,15 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
     if (this.stopping || this.jobs.has(key)) return false;
     let settle!: () => void;
     const done = new Promise<void>((resolve) => (settle = resolve));
-    const job: RunJob = { key, tenantId, runId, abort: new AbortController(), done, settle };
+    const job: RunJob = {
+      key,
+      tenantId,
+      runId,
+      abort: new AbortController(),
+      done,
+      settle,
+      enqueuedAt: performance.now(),
+    };
     this.jobs.set(key, job);
     this.waiting.push(job);
     this.pump();
@@ -103,6 +115,7 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
       this.jobs.delete(job.key);
       job.settle();
     }
+    this.telemetry?.setQueueDepth(0);
     const executing = [...this.jobs.values()];
     for (const job of executing) job.abort.abort(new Error('The application is shutting down'));
     await Promise.all(executing.map((job) => job.done));
@@ -111,9 +124,11 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
   private pump(): void {
     while (this.executing < this.options.concurrency) {
       const job = this.waiting.shift();
-      if (!job) return;
+      if (!job) break;
+      this.telemetry?.dequeued(performance.now() - job.enqueuedAt);
       this.start(job);
     }
+    this.telemetry?.setQueueDepth(this.waiting.length);
   }
 
   private start(job: RunJob): void {

@@ -5,6 +5,7 @@ import { ToolsModule } from '../tools/tools.module';
 import { RunEvents } from './run-events';
 import { RunExecutor } from './run-executor.service';
 import { InProcessRunQueue } from './run-queue';
+import { RunTelemetry } from './run-telemetry';
 import { resolveRunsOptions } from './runs-options';
 import { RUN_STORE, RUNS_MODULE_OPTIONS, RUNS_OPTIONS } from './runs.constants';
 import { RunsController } from './runs.controller';
@@ -28,9 +29,10 @@ import { RunsService } from './runs.service';
     RunEvents,
     RunsService,
     { provide: RUN_STORE, useExisting: RunsService },
+    RunTelemetry,
     RunExecutor,
     InProcessRunQueue,
   ],
-  exports: [RunsService, RunEvents, RunExecutor, InProcessRunQueue],
+  exports: [RunsService, RunEvents, RunExecutor, InProcessRunQueue, RunTelemetry],
 })
 export class RunsModule extends RunsConfigurableModuleClass {}
