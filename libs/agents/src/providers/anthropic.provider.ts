@@ -6,7 +6,8 @@ import {
   toAnthropicRequest,
 } from './anthropic-translation';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './chat.types';
-import { createFastFetch } from './http/fast-fetch';
+import type { FastFetch } from './http/fast-fetch';
+import { providerFetch } from './http/fast-fetch';
 import type { LlmCallOptions, LlmProvider } from './llm-provider';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -38,19 +39,14 @@ export class AnthropicProvider implements LlmProvider {
   readonly name: string;
   private readonly client: Anthropic;
   private readonly now: () => number;
-  private readonly closeFetch: (() => Promise<void>) | undefined;
+  private readonly http: FastFetch;
 
   constructor(private readonly options: AnthropicProviderOptions) {
     this.name = options.name;
     this.now = options.now ?? Date.now;
-    let fetch = options.fetch;
-    if (!fetch) {
-      const fastFetch = createFastFetch();
-      fetch = fastFetch.fetch;
-      this.closeFetch = () => fastFetch.close();
-    }
+    this.http = providerFetch(options.fetch);
     this.client = new Anthropic({
-      fetch,
+      fetch: this.http.fetch,
       baseURL: options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
       apiKey: options.apiKey,
       // Explicit nulls stop the SDK falling back to ANTHROPIC_* environment variables.
@@ -86,7 +82,7 @@ export class AnthropicProvider implements LlmProvider {
 
   /** Closes the provider's own sockets (idle ones at once, busy ones when their call ends). */
   async close(): Promise<void> {
-    await this.closeFetch?.();
+    await this.http.close();
   }
 
   private createdSeconds(): number {

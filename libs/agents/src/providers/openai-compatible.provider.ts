@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
 
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from './chat.types';
-import { createFastFetch } from './http/fast-fetch';
+import type { FastFetch } from './http/fast-fetch';
+import { providerFetch } from './http/fast-fetch';
 import type { LlmCallOptions, LlmProvider } from './llm-provider';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -34,18 +35,13 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   readonly kind = 'openai-compatible' as const;
   readonly name: string;
   private readonly client: OpenAI;
-  private readonly closeFetch: (() => Promise<void>) | undefined;
+  private readonly http: FastFetch;
 
   constructor(options: OpenAiCompatibleProviderOptions) {
     this.name = options.name;
-    let fetch = options.fetch;
-    if (!fetch) {
-      const fastFetch = createFastFetch();
-      fetch = fastFetch.fetch;
-      this.closeFetch = () => fastFetch.close();
-    }
+    this.http = providerFetch(options.fetch);
     this.client = new OpenAI({
-      fetch,
+      fetch: this.http.fetch,
       baseURL: options.baseUrl ?? OPENAI_DEFAULT_BASE_URL,
       // Local servers (vLLM, Ollama, llama.cpp) take any key; the SDK insists on one.
       apiKey: options.apiKey ?? 'none',
@@ -88,7 +84,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
 
   /** Closes the provider's own sockets (idle ones at once, busy ones when their call ends). */
   async close(): Promise<void> {
-    await this.closeFetch?.();
+    await this.http.close();
   }
 }
 

@@ -541,3 +541,12 @@ function requestInit(request: Request): RequestInit {
     signal: request.signal,
   };
 }
+
+/**
+ * The fetch a provider should use: the caller's own (which the caller closes), or a new
+ * `createFastFetch()` that the provider owns and closes with `close()`.
+ */
+export function providerFetch(given: typeof globalThis.fetch | undefined): FastFetch {
+  if (given) return { fetch: given, close: () => Promise.resolve() };
+  return createFastFetch();
+}
