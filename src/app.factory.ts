@@ -13,6 +13,7 @@ import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { registerSecurityHeaders } from './http/security-headers';
 import { AppValidationPipe } from './http/validation.pipe';
+import { restrictToWorkerRoutes } from './http/worker-routes';
 
 /**
  * Builds the reference app, initialised but not listening: `main.ts` listens, then runs
@@ -51,6 +52,7 @@ export async function createApp(
   );
 
   registerSecurityHeaders(app.getHttpAdapter().getInstance(), securityHeaders(config));
+  if (config.role === 'worker') restrictToWorkerRoutes(app.getHttpAdapter().getInstance());
   if (config.http.corsOrigins.length > 0) {
     app.enableCors({ origin: config.http.corsOrigins, maxAge: 600 });
   }

@@ -82,7 +82,7 @@ export class AppModule {
         AppSecurityModule,
         AppAgentsModule,
         AppGatewayModule,
-        AppRunsModule,
+        AppRunsModule.forRoot(config),
         ObservabilityAdminModule,
         AppResilienceModule,
         ResilienceAdminModule,

@@ -121,6 +121,26 @@ export interface GatewayConfig {
   vendorPolicy: DependencyPolicyOptions;
 }
 
+export interface ToolsConfig {
+  /** Results of tools with `cacheTtlMs > 0`; `redis` needs `REDIS_URL`. */
+  cache: { store: 'memory' | 'redis' | 'off'; maxEntries: number };
+  /** The built-in `http_get` tool: the hosts it may fetch from (none by default). */
+  httpGet: { allowedHosts: string[]; allowPrivateAddresses: boolean };
+}
+
+/** What this process does: serve the API, execute agent runs, or both. */
+export type AppRole = 'all' | 'api' | 'worker';
+
+export interface RunsConfig {
+  /** `redis`: runs are BullMQ jobs any worker executes; `memory`: this process executes them. */
+  queue: 'memory' | 'redis';
+  concurrency: number;
+  maxWaitMs: number;
+  shutdownGraceMs: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+}
+
 /** The whole validated configuration, one area per key; read with `ConfigService<AppConfig, true>`. */
 export interface AppConfig {
   env: NodeEnv;
@@ -131,4 +151,7 @@ export interface AppConfig {
   observability: ObservabilityConfig;
   health: HealthConfig;
   gateway: GatewayConfig;
+  tools: ToolsConfig;
+  role: AppRole;
+  runs: RunsConfig;
 }

@@ -160,6 +160,25 @@ export const envSchema = z.object({
   GATEWAY_CACHE_TTL_MS: int(1_000, 2_592_000_000).default(300_000),
   GATEWAY_CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
   GATEWAY_RESERVE_OUTPUT_TOKENS: int(1, 10_000_000).default(1_024),
+  TOOL_CACHE: z.enum(['memory', 'redis', 'off']).default('memory'),
+  TOOL_CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+  TOOL_HTTP_GET_ALLOWED_HOSTS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .default([]),
+  TOOL_HTTP_GET_ALLOW_PRIVATE: bool.default(false),
+  APP_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  RUNS_QUEUE: z.enum(['memory', 'redis']).optional(),
+  RUNS_CONCURRENCY: int(1, 1_000).default(8),
+  RUNS_MAX_WAIT_MS: int(0, 600_000).default(30_000),
+  RUNS_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  RUNS_LOCK_MS: int(1_000, 3_600_000).default(30_000),
+  RUNS_STALLED_CHECK_MS: int(500, 3_600_000).default(30_000),
   KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(72_000),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000).default(5_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),

@@ -405,6 +405,23 @@ describe('loadConfig', () => {
       expect(loadConfig({ GATEWAY_CACHE: 'off' }).gateway.cache.store).toBe('off');
     });
 
+    it('caches tool results in memory by default; TOOL_CACHE=redis needs REDIS_URL', () => {
+      expect(loadConfig({}).tools.cache).toEqual({ store: 'memory', maxEntries: 10_000 });
+      expect(problemsOf({ TOOL_CACHE: 'redis' })).toEqual(['TOOL_CACHE: redis needs REDIS_URL']);
+      expect(
+        loadConfig({
+          TOOL_CACHE: 'redis',
+          REDIS_URL: 'redis://cache:6379',
+          TOOL_CACHE_MAX_ENTRIES: '5',
+        }).tools.cache,
+      ).toEqual({ store: 'redis', maxEntries: 5 });
+      expect(loadConfig({ TOOL_CACHE: 'off' }).tools.cache.store).toBe('off');
+      expect(problemsOf({ TOOL_CACHE: 'disk' })).toEqual([expect.stringMatching(/^TOOL_CACHE: /)]);
+      expect(problemsOf({ TOOL_CACHE_MAX_ENTRIES: '0' })).toEqual([
+        expect.stringMatching(/^TOOL_CACHE_MAX_ENTRIES: /),
+      ]);
+    });
+
     it('refuses LLM_TIMEOUT_MS above LLM_TOTAL_TIMEOUT_MS', () => {
       expect(problemsOf({ LLM_TIMEOUT_MS: '5000', LLM_TOTAL_TIMEOUT_MS: '4999' })).toEqual([
         'LLM_TIMEOUT_MS: must not exceed LLM_TOTAL_TIMEOUT_MS',
@@ -469,6 +486,65 @@ describe('loadConfig', () => {
         'LLM_PRICES: is not valid JSON',
         'GATEWAY_CACHE: redis needs REDIS_URL',
       ]);
+    });
+  });
+
+  describe('agent runs and the process role', () => {
+    it('runs in process by default, and on BullMQ once REDIS_URL is set', () => {
+      expect(loadConfig({}).runs).toEqual({
+        queue: 'memory',
+        concurrency: 8,
+        maxWaitMs: 30_000,
+        shutdownGraceMs: 10_000,
+        lockDurationMs: 30_000,
+        stalledIntervalMs: 30_000,
+      });
+      expect(loadConfig({}).role).toBe('all');
+      expect(loadConfig({ REDIS_URL: 'redis://queue:6379' }).runs.queue).toBe('redis');
+      expect(loadConfig({ REDIS_URL: 'redis://queue:6379', RUNS_QUEUE: 'memory' }).runs.queue).toBe(
+        'memory',
+      );
+    });
+
+    it('needs runs on Redis for the api and worker roles, and REDIS_URL for RUNS_QUEUE=redis', () => {
+      expect(problemsOf({ RUNS_QUEUE: 'redis' })).toEqual(['RUNS_QUEUE: redis needs REDIS_URL']);
+      expect(problemsOf({ APP_ROLE: 'worker' })).toEqual([
+        expect.stringMatching(/^APP_ROLE: worker needs runs on Redis/),
+      ]);
+      expect(
+        problemsOf({ APP_ROLE: 'api', REDIS_URL: 'redis://q:6379', RUNS_QUEUE: 'memory' }),
+      ).toEqual([expect.stringMatching(/^APP_ROLE: api needs runs on Redis/)]);
+      expect(
+        loadConfig({ APP_ROLE: 'worker', REDIS_URL: 'redis://q:6379', RUNS_LOCK_MS: '2000' }),
+      ).toMatchObject({ role: 'worker', runs: { queue: 'redis', lockDurationMs: 2_000 } });
+    });
+
+    it.each([
+      ['APP_ROLE', 'scheduler'],
+      ['RUNS_QUEUE', 'kafka'],
+      ['RUNS_CONCURRENCY', '0'],
+      ['RUNS_LOCK_MS', '999'],
+      ['RUNS_STALLED_CHECK_MS', '100'],
+    ])('refuses %s=%s', (name, value) => {
+      expect(problemsOf({ [name]: value })).toEqual([
+        expect.stringMatching(new RegExp(`^${name}: `)),
+      ]);
+    });
+
+    it('allows http_get no host until told', () => {
+      expect(loadConfig({}).tools.httpGet).toEqual({
+        allowedHosts: [],
+        allowPrivateAddresses: false,
+      });
+      expect(
+        loadConfig({
+          TOOL_HTTP_GET_ALLOWED_HOSTS: 'api.example.com, *.docs.example.com',
+          TOOL_HTTP_GET_ALLOW_PRIVATE: 'true',
+        }).tools.httpGet,
+      ).toEqual({
+        allowedHosts: ['api.example.com', '*.docs.example.com'],
+        allowPrivateAddresses: true,
+      });
     });
   });
 });

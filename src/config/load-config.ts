@@ -289,6 +289,25 @@ function toGatewayConfig(env: Env, problems: string[]): GatewayConfig {
   };
 }
 
+/** BullMQ on Redis when `REDIS_URL` is set, unless `RUNS_QUEUE` says otherwise. */
+function runQueueOf(e: Env): 'memory' | 'redis' {
+  return e.RUNS_QUEUE ?? (e.REDIS_URL === undefined ? 'memory' : 'redis');
+}
+
+function runsProblems(e: Env): string[] {
+  const problems: string[] = [];
+  if (e.RUNS_QUEUE === 'redis' && e.REDIS_URL === undefined) {
+    problems.push('RUNS_QUEUE: redis needs REDIS_URL');
+  }
+  if (e.APP_ROLE !== 'all' && runQueueOf(e) !== 'redis') {
+    problems.push(
+      `APP_ROLE: ${e.APP_ROLE} needs runs on Redis (set REDIS_URL, and not RUNS_QUEUE=memory): ` +
+        'API replicas and workers share runs through BullMQ',
+    );
+  }
+  return problems;
+}
+
 /**
  * Validates the environment once and returns the typed configuration, or throws a
  * `ConfigValidationError` that lists every problem at once.
@@ -305,6 +324,10 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
   problems.push(...productionProblems(raw));
   if (parsed.success) problems.push(...securityProblems(parsed.data));
   const gateway = parsed.success ? toGatewayConfig(parsed.data, problems) : undefined;
+  if (parsed.success && parsed.data.TOOL_CACHE === 'redis' && parsed.data.REDIS_URL === undefined) {
+    problems.push('TOOL_CACHE: redis needs REDIS_URL');
+  }
+  if (parsed.success) problems.push(...runsProblems(parsed.data));
   if (problems.length > 0 || !parsed.success || !gateway) {
     throw new ConfigValidationError(problems);
   }
@@ -329,6 +352,22 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     },
     database: toDatabaseConfig(e),
     gateway,
+    tools: {
+      cache: { store: e.TOOL_CACHE, maxEntries: e.TOOL_CACHE_MAX_ENTRIES },
+      httpGet: {
+        allowedHosts: e.TOOL_HTTP_GET_ALLOWED_HOSTS,
+        allowPrivateAddresses: e.TOOL_HTTP_GET_ALLOW_PRIVATE,
+      },
+    },
+    role: e.APP_ROLE,
+    runs: {
+      queue: runQueueOf(e),
+      concurrency: e.RUNS_CONCURRENCY,
+      maxWaitMs: e.RUNS_MAX_WAIT_MS,
+      shutdownGraceMs: e.RUNS_SHUTDOWN_GRACE_MS,
+      lockDurationMs: e.RUNS_LOCK_MS,
+      stalledIntervalMs: e.RUNS_STALLED_CHECK_MS,
+    },
     security: toSecurityConfig(e),
     observability: {
       logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),

@@ -1,18 +1,8 @@
 import { Readable } from 'node:stream';
 
 import type { Principal } from '@keel/security';
-import { CurrentPrincipal, Scopes } from '@keel/security';
-import {
-  Body,
-  Controller,
-  Get,
-  Headers,
-  HttpCode,
-  Post,
-  Req,
-  Res,
-  UseFilters,
-} from '@nestjs/common';
+import { Scopes } from '@keel/security';
+import { Controller, Get, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -55,15 +45,15 @@ export class ChatCompletionsController {
   @ApiBody({ schema: { type: 'object', description: "OpenAI's chat completions request" } })
   @ApiHeader({ name: CACHE_HEADER, required: false, description: '`bypass` skips the cache' })
   @ApiOkResponse({ description: "OpenAI's chat completion, or its chunks as text/event-stream" })
+  // Everything is read from the request itself: each Nest parameter decorator costs an
+  // async extraction (and the global pipe) per request, and this route is the hot path.
   async create(
-    @Body() body: unknown,
-    @CurrentPrincipal() principal: Principal,
-    @Headers(CACHE_HEADER) cacheHeader: string | undefined,
-    @Headers('cache-control') cacheControl: string | undefined,
-    @Req() request: FastifyRequest,
+    @Req() request: FastifyRequest & { user?: Principal },
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const chat = parseChatRequest(body);
+    const chat = parseChatRequest(request.body);
+    const principal = request.user;
+    if (!principal) throw new Error('The chat completions route needs an authenticated caller');
     const caller: GatewayCaller = {
       tenantId: principal.tenantId,
       apiKeyId: principal.apiKeyId ?? null,
@@ -75,7 +65,13 @@ export class ChatCompletionsController {
       if (!reply.raw.writableFinished) disconnect.abort(new ClientDisconnectedError());
     };
     reply.raw.once('close', onClose);
-    const options = { signal: disconnect.signal, useCache: wantsCache(cacheHeader, cacheControl) };
+    const options = {
+      signal: disconnect.signal,
+      useCache: wantsCache(
+        headerOf(request.headers[CACHE_HEADER]),
+        headerOf(request.headers['cache-control']),
+      ),
+    };
 
     if (!chat.stream) {
       const result = await this.gateway.complete(chat, caller, options);
@@ -120,6 +116,11 @@ export class ChatCompletionsController {
       })),
     };
   }
+}
+
+/** As Nest's `@Headers(name)` reads a header: the value Node parsed (a string here). */
+function headerOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function wantsCache(cacheHeader: string | undefined, cacheControl: string | undefined): boolean {

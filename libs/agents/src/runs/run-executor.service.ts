@@ -1,4 +1,5 @@
-import { Clock, systemClock } from '@keel/observability';
+import type { RequestContext } from '@keel/observability';
+import { Clock, RequestContextService, systemClock } from '@keel/observability';
 import { HttpException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 
 import type { AgentDefinitionEntity } from '../definitions/agent-definition.entity';
@@ -23,6 +24,11 @@ export interface ExecuteRunOptions {
    * `running`, so another worker resumes it from its last persisted step.
    */
   signal?: AbortSignal;
+  /**
+   * Aborted when the worker begins to stop: the run stops before its next model or tool call,
+   * letting the calls in flight finish and be stored, and is left `running` to be resumed.
+   */
+  drain?: AbortSignal;
 }
 
 type EndStatus = Exclude<RunStatus, 'queued' | 'running'>;
@@ -38,10 +44,18 @@ interface RunContext {
   /** Aborted by the run timeout's timer. */
   readonly timeout: AbortSignal;
   readonly shutdown?: AbortSignal;
+  readonly drain?: AbortSignal;
+  /** This run's log context: every log line of the execution carries its run id and step. */
+  readonly log?: RequestContext;
   /** Timeout or shutdown: handed to every model and tool call. */
   readonly signal: AbortSignal;
   /** Tool calls this worker has run, to notice one whose step could not be stored. */
   readonly executed: Set<string>;
+  /**
+   * The run's steps as stored, read once and then kept up to date with the steps this worker
+   * appends; undefined when it must be read again (another worker stored a step too).
+   */
+  steps: AgentRunStep[] | undefined;
 }
 
 /** The persisted steps read back as the conversation to continue. */
@@ -77,6 +91,7 @@ export class RunExecutor {
     private readonly toolRegistry: ToolRegistry,
     @Optional() @Inject(Clock) clock?: Clock,
     @Optional() private readonly telemetry?: RunTelemetry,
+    @Optional() private readonly contexts?: RequestContextService,
   ) {
     this.clock = clock ?? systemClock;
   }
@@ -90,17 +105,32 @@ export class RunExecutor {
     runId: string,
     options: ExecuteRunOptions = {},
   ): Promise<AgentRun> {
-    if (!this.telemetry) return this.executeRun(tenantId, runId, options);
-    // The `invoke_agent` span is active throughout: `chat` and `execute_tool` nest under it.
-    return this.telemetry.invokeAgent({ tenantId, runId }, (invocation) =>
-      this.executeRun(tenantId, runId, options, invocation),
-    );
+    const log = this.logContext(tenantId, runId);
+    const execute = (): Promise<AgentRun> => {
+      if (!this.telemetry) return this.executeRun(tenantId, runId, options, log);
+      // The `invoke_agent` span is active throughout: `chat` and `execute_tool` nest under it.
+      return this.telemetry.invokeAgent({ tenantId, runId }, (invocation) =>
+        this.executeRun(tenantId, runId, options, log, invocation),
+      );
+    };
+    return log && this.contexts ? this.contexts.run(log, execute) : execute();
+  }
+
+  /**
+   * The execution's own log context (it outlives the request that enqueued it): the request id
+   * of that request when there is one, else the run id, and the run's id and step.
+   */
+  private logContext(tenantId: string, runId: string): RequestContext | undefined {
+    if (!this.contexts) return undefined;
+    const parent = this.contexts.get();
+    return { requestId: parent?.requestId ?? runId, tenantId, runId };
   }
 
   private async executeRun(
     tenantId: string,
     runId: string,
     options: ExecuteRunOptions,
+    log: RequestContext | undefined,
     invocation?: InvokeAgentTelemetry,
   ): Promise<AgentRun> {
     if (!(await this.store.markRunning(tenantId, runId))) return this.store.get(tenantId, runId);
@@ -139,8 +169,11 @@ export class RunExecutor {
         deadline,
         timeout: timeout.signal,
         shutdown: options.signal,
+        drain: options.drain,
+        log,
         signal,
         executed: new Set(),
+        steps: undefined,
       });
     } finally {
       clearTimeout(timer);
@@ -151,7 +184,12 @@ export class RunExecutor {
     const { tenantId, run, agent } = context;
     for (;;) {
       // The store is the truth: what a resumed run sees is what this one sees.
-      const replay = replaySteps(agent, run, await this.store.steps(tenantId, run.id));
+      // The steps this worker knows of are the whole run unless another one appended too.
+      if (!context.steps || !isWholeRun(context.steps)) {
+        context.steps = await this.store.steps(tenantId, run.id);
+      }
+      const steps = context.steps;
+      const replay = replaySteps(agent, run, steps);
       const last = replay.lastModelStep;
       if (last?.status === 'error') {
         return this.end(tenantId, run.id, 'failed', last.error ?? 'The model call failed');
@@ -174,6 +212,7 @@ export class RunExecutor {
             `The result of tool call ${lost.id} could not be stored (a repeated call id?)`,
           );
         }
+        if (context.log && last) context.log.runStep = last.seq;
         await this.runTools(context, replay.pending);
         continue;
       }
@@ -181,6 +220,8 @@ export class RunExecutor {
       if (replay.modelSteps >= agent.maxSteps) {
         return this.end(tenantId, run.id, 'failed', MAX_STEPS_REACHED);
       }
+      // The seq the model step will be stored with.
+      if (context.log) context.log.runStep = steps.length + 1;
       const ended = await this.callModel(context, replay.messages);
       if (ended) return ended;
     }
@@ -190,7 +231,8 @@ export class RunExecutor {
   private async stopped(context: RunContext): Promise<AgentRun | undefined> {
     const { tenantId, run } = context;
     if (this.isPastDeadline(context)) return this.timedOut(context);
-    if (context.shutdown?.aborted) return this.store.get(tenantId, run.id);
+    if (context.shutdown?.aborted || context.drain?.aborted)
+      return this.store.get(tenantId, run.id);
     if (await this.store.isCancelRequested(tenantId, run.id)) {
       return this.end(tenantId, run.id, 'cancelled', 'The run was cancelled');
     }
@@ -320,9 +362,13 @@ export class RunExecutor {
         tenantId,
         runId: run.id,
       });
-    const result = this.telemetry
-      ? await this.telemetry.executeTool({ id: call.id, name }, callTool)
-      : await callTool();
+    const traced = () =>
+      this.telemetry ? this.telemetry.executeTool({ id: call.id, name }, callTool) : callTool();
+    // Parallel calls each log with their own tool call id.
+    const result =
+      context.log && this.contexts
+        ? await this.contexts.run({ ...context.log, toolCallId: call.id }, traced)
+        : await traced();
     // Cut short by the timeout or a shutdown: not an answer; a resumed run calls it again.
     if (!result.ok && context.signal.aborted) return;
     const latencyMs = result.durationMs;
@@ -334,7 +380,7 @@ export class RunExecutor {
     await this.append(
       context,
       output.ok
-        ? { ...base, status: 'ok', latencyMs, result: output.value }
+        ? { ...base, status: 'ok', latencyMs, result: output.value, cacheHit: result.cacheHit }
         : { ...base, latencyMs, error: `Tool "${name}" returned a value that is not JSON` },
     );
   }
@@ -342,8 +388,10 @@ export class RunExecutor {
   /** Appends a step; a tool step another worker stored first is theirs, and that is fine. */
   private async append(context: RunContext, step: NewRunStep): Promise<void> {
     try {
-      await this.store.appendStep(context.tenantId, context.run.id, step);
+      const stored = await this.store.appendStep(context.tenantId, context.run.id, step);
+      context.steps?.push(stored);
     } catch (error) {
+      context.steps = undefined;
       if (error instanceof DuplicateRunStepError) {
         this.logger.debug?.(
           `Run ${context.run.id}: tool call ${step.toolCallId} was already stored by another worker`,
@@ -373,6 +421,12 @@ export class RunExecutor {
   private elapsedSince(started: number): number {
     return Math.max(0, this.clock.now() - started);
   }
+}
+
+/** Sorts the steps by seq; true when they are 1, 2, ... n with none missing. */
+function isWholeRun(steps: AgentRunStep[]): boolean {
+  steps.sort((a, b) => a.seq - b.seq);
+  return steps.every((step, index) => step.seq === index + 1);
 }
 
 const EMPTY_STEP: NewRunStep = {

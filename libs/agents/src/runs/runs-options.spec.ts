@@ -6,14 +6,18 @@ describe('resolveRunsOptions', () => {
       concurrency: 8,
       maxWaitMs: 30_000,
       resumeLimit: 1000,
+      shutdownGraceMs: 10_000,
     });
   });
 
   it('keeps given values', () => {
-    expect(resolveRunsOptions({ concurrency: 1, maxWaitMs: 0, resumeLimit: 5 })).toEqual({
+    expect(
+      resolveRunsOptions({ concurrency: 1, maxWaitMs: 0, resumeLimit: 5, shutdownGraceMs: 0 }),
+    ).toEqual({
       concurrency: 1,
       maxWaitMs: 0,
       resumeLimit: 5,
+      shutdownGraceMs: 0,
     });
   });
 

@@ -1,10 +1,16 @@
 import type { ResolvedRunsOptions, RunsModuleOptions } from './interfaces/runs-options.interface';
 
-const DEFAULTS: ResolvedRunsOptions = { concurrency: 8, maxWaitMs: 30_000, resumeLimit: 1000 };
+const DEFAULTS: ResolvedRunsOptions = {
+  concurrency: 8,
+  maxWaitMs: 30_000,
+  resumeLimit: 1000,
+  shutdownGraceMs: 10_000,
+};
 const LIMITS: Record<keyof ResolvedRunsOptions, [number, number]> = {
   concurrency: [1, 1000],
   maxWaitMs: [0, 600_000],
   resumeLimit: [1, 100_000],
+  shutdownGraceMs: [0, 600_000],
 };
 
 /** Fills defaults and rejects nonsense at module start, not at the first run. */

@@ -26,6 +26,7 @@ import {
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiServiceUnavailableResponse,
   ApiOperation,
   ApiProduces,
   ApiQuery,
@@ -39,10 +40,11 @@ import { CreateRunDto, CreateRunQueryDto } from './dto/create-run.dto';
 import { ListRunsQueryDto } from './dto/list-runs.query.dto';
 import { RunDto, RunPageDto, RunStepListDto, toRunDto, toRunStepDto } from './dto/run.dto';
 import { InvalidRunRequestError } from './errors/invalid-run-request.error';
+import { RunQueueUnavailableError } from './errors/run-queue-unavailable.error';
 import type { ResolvedRunsOptions } from './interfaces/runs-options.interface';
+import { RunQueue } from './queue/run-queue';
 import { runEventStream } from './run-event-stream';
 import { RunEvents } from './run-events';
-import { InProcessRunQueue } from './run-queue';
 import { RUNS_OPTIONS } from './runs.constants';
 import { RunsService } from './runs.service';
 
@@ -58,7 +60,7 @@ const DEFAULT_PAGE_SIZE = 20;
 export class RunsController {
   constructor(
     private readonly runs: RunsService,
-    private readonly queue: InProcessRunQueue,
+    private readonly queue: RunQueue,
     private readonly agents: AgentDefinitionsService,
     @Inject(RUNS_OPTIONS) private readonly options: ResolvedRunsOptions,
     private readonly runEvents: RunEvents,
@@ -83,6 +85,11 @@ export class RunsController {
   @ApiBadRequestResponse({ description: 'A field is missing, malformed or unknown.' })
   @ApiNotFoundResponse({ description: 'No such agent definition.' })
   @ApiConflictResponse({ description: 'The idempotency key was used for another request.' })
+  @ApiServiceUnavailableResponse({
+    description:
+      'The run is stored but the run queue (Redis) is unavailable: retry with the same ' +
+      'Idempotency-Key.',
+  })
   async create(
     @CurrentPrincipal() principal: Principal,
     @Param('id', idPipe) agentId: string,
@@ -106,11 +113,21 @@ export class RunsController {
       messages,
       ...(idempotencyKey !== undefined && { idempotencyKey }),
     });
-    if (created) this.queue.enqueue(tenantId, run.id);
+    // Also on a retry: a run stored while the queue was unavailable is enqueued now (a run that
+    // is already enqueued is not enqueued twice).
+    if (created || run.status === 'queued') await this.enqueue(tenantId, run.id);
     if (query.wait !== 'true') return toRunDto(run);
     const current = await this.queue.waitFor(tenantId, run.id, this.options.maxWaitMs);
     void reply.status(HttpStatus.OK);
     return toRunDto(current);
+  }
+
+  private async enqueue(tenantId: string, runId: string): Promise<void> {
+    try {
+      await this.queue.enqueue(tenantId, runId);
+    } catch (error) {
+      throw new RunQueueUnavailableError(runId, error);
+    }
   }
 
   @Get('agents/:id/runs')

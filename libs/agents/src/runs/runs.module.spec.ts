@@ -4,7 +4,14 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
 import { GatewayService } from '../gateway/gateway.service';
-import { InProcessRunQueue } from './run-queue';
+import type { ResolvedToolsOptions } from '../tools/interfaces/tools-options.interface';
+import { TOOLS_OPTIONS } from '../tools/tools.constants';
+import { ToolsModule } from '../tools/tools.module';
+import { BullMqRunQueue } from './queue/bullmq-run-queue';
+import { RUN_WORKER } from './queue/bullmq-run-queue.options';
+import { InProcessRunQueue } from './queue/in-process-run-queue';
+import { RunJobProcessor } from './queue/run-job.processor';
+import { RunQueue } from './queue/run-queue';
 import { RUN_STORE, RUNS_OPTIONS } from './runs.constants';
 import { RUN_ENTITIES } from './runs.entities';
 import { RunsModule } from './runs.module';
@@ -42,9 +49,12 @@ describe('RunsModule', () => {
       concurrency: 2,
       maxWaitMs: 30_000,
       resumeLimit: 1000,
+      shutdownGraceMs: 10_000,
     });
     expect(moduleRef.get(RUN_STORE)).toBe(moduleRef.get(RunsService));
     expect(moduleRef.get(InProcessRunQueue)).toBeInstanceOf(InProcessRunQueue);
+    expect(moduleRef.get(RunQueue)).toBe(moduleRef.get(InProcessRunQueue));
+    expect(moduleRef.get<ResolvedToolsOptions>(TOOLS_OPTIONS).cache.store).toBe('memory');
     await moduleRef.close();
   });
 
@@ -63,6 +73,49 @@ describe('RunsModule', () => {
     expect(moduleRef.get(RUNS_OPTIONS)).toMatchObject({ concurrency: 8, maxWaitMs: 5000 });
     await moduleRef.close();
   });
+
+  it('runs tools through the ToolsModule given as `tools`', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        database,
+        GlobalDependenciesModule,
+        RunsModule.forRoot({ tools: ToolsModule.forRoot({ cache: { store: 'off' } }) }),
+      ],
+    }).compile();
+
+    expect(moduleRef.get<ResolvedToolsOptions>(TOOLS_OPTIONS).cache.store).toBe('off');
+    expect(moduleRef.get(RUNS_OPTIONS)).not.toHaveProperty('tools');
+    await moduleRef.close();
+  });
+
+  it.each([
+    ['a worker', true],
+    ['an API replica', false],
+  ])(
+    'with `bullmq`, queues runs on BullMQ; as %s it has a job processor: %s',
+    async (_, worker) => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          database,
+          GlobalDependenciesModule,
+          RunsModule.forRoot({
+            bullmq: {
+              connection: { url: 'redis://127.0.0.1:6379' },
+              prefix: `keel-spec-${process.pid}`,
+              worker,
+            },
+          }),
+        ],
+      }).compile();
+
+      expect(moduleRef.get(RunQueue)).toBeInstanceOf(BullMqRunQueue);
+      expect(() => moduleRef.get(InProcessRunQueue)).toThrow();
+      if (worker)
+        expect(moduleRef.get<RunJobProcessor>(RUN_WORKER)).toBeInstanceOf(RunJobProcessor);
+      else expect(() => moduleRef.get<RunJobProcessor>(RUN_WORKER)).toThrow();
+      await moduleRef.close();
+    },
+  );
 
   it('refuses bad options when it starts', async () => {
     await expect(

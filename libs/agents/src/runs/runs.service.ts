@@ -70,6 +70,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class RunsService implements RunStore {
   private readonly clock: Clock;
   private readonly sqlite: boolean;
+  private tableNames: { runsTable: string; stepsTable: string } | undefined;
   /** Told of every stored step and status change, for the event streams of runs. */
   private readonly events: RunEvents;
   /** The tail of this service's SQLite writes; each waits for the one before. */
@@ -320,11 +321,13 @@ export class RunsService implements RunStore {
     if (problems.length > 0) throw new InvalidRunRequestError(problems);
     for (let attempt = 1; ; attempt++) {
       try {
-        const stored = await this.write(() =>
-          this.runs.manager.transaction((manager) =>
-            this.insertStep(manager, tenantId, runId, step),
-          ),
-        );
+        const stored = this.sqlite
+          ? await this.write(() =>
+              this.runs.manager.transaction((manager) =>
+                this.insertStep(manager, tenantId, runId, step),
+              ),
+            )
+          : await this.insertStepPostgres(tenantId, runId, step);
         // After the commit, so a woken reader finds the step.
         this.events.changed(tenantId, runId);
         return stored;
@@ -336,6 +339,77 @@ export class RunsService implements RunStore {
         if (!violates(error, SEQ_CONSTRAINT, 'seq') || attempt === APPEND_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /**
+   * One statement, so one round trip: the run's row is updated (and locked until the statement
+   * ends, which queues concurrent appends), its new `step_count` is the step's `seq`, and the
+   * step is inserted from it. A unique violation rolls both back.
+   */
+  private async insertStepPostgres(
+    tenantId: string,
+    runId: string,
+    step: NewRunStep,
+  ): Promise<AgentRunStep> {
+    const { runsTable, stepsTable } = this.tables();
+    const id = randomUUID();
+    const createdAt = this.now();
+    const message = step.message === null ? null : JSON.stringify(step.message);
+    const result = step.result === undefined || step.result === null ? null : step.result;
+    const rows = await this.runs.query<{ seq: number }[]>(
+      `WITH r AS (
+         UPDATE ${runsTable}
+            SET step_count = step_count + 1, input_tokens = input_tokens + $3,
+                output_tokens = output_tokens + $4, cost_micros = cost_micros + $5
+          WHERE id = $1 AND tenant_id = $2
+         RETURNING step_count)
+       INSERT INTO ${stepsTable} (id, run_id, tenant_id, seq, kind, status, target, message,
+         input_tokens, output_tokens, cost_micros, latency_ms, tool_call_id, tool_name,
+         arguments, result, error, cache_hit, created_at)
+       SELECT $6, $1, $2, r.step_count, $7, $8, $9, $10, $3, $4, $5, $11, $12, $13, $14, $15,
+         $16, $17, $18 FROM r
+       RETURNING seq`,
+      [
+        runId,
+        tenantId,
+        step.inputTokens,
+        step.outputTokens,
+        step.costMicros,
+        id,
+        step.kind,
+        step.status,
+        step.target,
+        message,
+        step.latencyMs,
+        step.toolCallId,
+        step.toolName,
+        step.arguments,
+        result === null ? null : JSON.stringify(result),
+        step.error,
+        step.cacheHit,
+        createdAt,
+      ],
+    );
+    const seq = rows[0]?.seq;
+    if (seq === undefined) throw new RunNotFoundError(runId);
+    return { ...step, result, id, runId, tenantId, seq: Number(seq), createdAt };
+  }
+
+  /** The runs' and steps' tables, schema-qualified and quoted, for raw statements. */
+  private tables(): { runsTable: string; stepsTable: string } {
+    if (!this.tableNames) {
+      const driver = this.runs.manager.connection.driver;
+      const quote = (path: string) =>
+        path
+          .split('.')
+          .map((part) => driver.escape(part))
+          .join('.');
+      this.tableNames = {
+        runsTable: quote(this.runs.metadata.tablePath),
+        stepsTable: quote(this.stepRows.metadata.tablePath),
+      };
+    }
+    return this.tableNames;
   }
 
   private async insertStep(

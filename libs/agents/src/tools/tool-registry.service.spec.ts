@@ -244,7 +244,9 @@ describe('ToolRegistry', () => {
       expect(result).toEqual({
         ok: true,
         output: { id: 'ord_42', lines: undefined },
-        durationMs: 1,
+        // The stepping clock is read once more, for the cache entry's expiry.
+        durationMs: 2,
+        cacheHit: false,
       });
       expect(tool.calls).toHaveLength(1);
       expect(tool.calls[0].input).toEqual({ orderId: 'ord_42', includeLines: false });
@@ -270,6 +272,7 @@ describe('ToolRegistry', () => {
           message: expect.stringMatching(/^Unknown tool "delete_everything"; available tools: /),
         },
         durationMs: 1,
+        cacheHit: false,
       });
       expect(!result.ok && result.error.message).toContain('calculator');
     });
@@ -354,6 +357,7 @@ describe('ToolRegistry', () => {
         ok: false,
         error: { type: 'failed', message: 'synchronous failure' },
         durationMs: 1,
+        cacheHit: false,
       });
     });
 

@@ -13,6 +13,7 @@ import { DuplicateToolNameError } from './errors/duplicate-tool-name.error';
 import { InvalidToolDefinitionError } from './errors/invalid-tool-definition.error';
 import { ToolArgumentError } from './errors/tool-argument.error';
 import { UnknownToolError } from './errors/unknown-tool.error';
+import { ToolResultCache, toolResultKeyOf } from './tool-result-cache';
 import { agentToolMetadata } from './tool.decorator';
 import type {
   AgentToolHandler,
@@ -29,7 +30,7 @@ import {
 } from './tools.constants';
 
 type Failure = { type: ToolErrorType; message: string };
-type Outcome = { ok: true; output: unknown } | { ok: false; error: Failure };
+type Outcome = { ok: true; output: unknown; cacheHit: boolean } | { ok: false; error: Failure };
 
 interface Entry {
   readonly tool: RegisteredTool;
@@ -43,7 +44,8 @@ interface Entry {
  * validated, a timeout, the tool's resilience policy. `call` never throws: whatever goes
  * wrong comes back as a result the model can read and act on.
  *
- * No result caching yet: `cacheTtlMs` is only carried in the registered tool.
+ * Successful results of tools with `cacheTtlMs > 0` are re-used through `ToolResultCache`,
+ * keyed by tenant, tool and validated arguments; a cache failure only means the tool runs.
  */
 @Injectable()
 export class ToolRegistry implements OnModuleInit {
@@ -56,6 +58,7 @@ export class ToolRegistry implements OnModuleInit {
     private readonly reflector: Reflector,
     @Optional() private readonly policies?: PolicyRegistry,
     @Optional() @Inject(Clock) clock?: Clock,
+    @Optional() @Inject(ToolResultCache) private readonly cache?: ToolResultCache,
   ) {
     this.clock = clock ?? systemClock;
   }
@@ -109,8 +112,8 @@ export class ToolRegistry implements OnModuleInit {
     const outcome = await this.attempt(name, rawArguments, context);
     const durationMs = Math.max(0, this.clock.now() - started);
     return outcome.ok
-      ? { ok: true, output: outcome.output, durationMs }
-      : { ok: false, error: outcome.error, durationMs };
+      ? { ok: true, output: outcome.output, durationMs, cacheHit: outcome.cacheHit }
+      : { ok: false, error: outcome.error, durationMs, cacheHit: false };
   }
 
   private async attempt(
@@ -139,7 +142,14 @@ export class ToolRegistry implements OnModuleInit {
     }
     if (!parsed.success) return failure('invalid_arguments', describeIssues(name, parsed.error));
     if (context.signal.aborted) return failure('failed', 'The tool call was cancelled');
-    return this.run(entry, parsed.data, context);
+    const cache = entry.tool.cacheTtlMs > 0 && this.cache?.enabled ? this.cache : undefined;
+    if (!cache) return this.run(entry, parsed.data, context);
+    const key = toolResultKeyOf({ tenantId: context.tenantId, tool: name, input: parsed.data });
+    const hit = await cache.get(key);
+    if (hit) return { ok: true, output: hit.output, cacheHit: true };
+    const outcome = await this.run(entry, parsed.data, context);
+    if (outcome.ok) await cache.set(key, outcome.output, entry.tool.cacheTtlMs);
+    return outcome;
   }
 
   private async run(entry: Entry, input: unknown, context: ToolCallContext): Promise<Outcome> {
@@ -162,7 +172,7 @@ export class ToolRegistry implements OnModuleInit {
       const work = policy
         ? policy.execute((attempt) => execute(attempt.signal), signal)
         : execute(signal);
-      return { ok: true, output: await Promise.race([work, aborted]) };
+      return { ok: true, output: await Promise.race([work, aborted]), cacheHit: false };
     } catch (error) {
       if (deadline.signal.aborted || error instanceof DependencyTimeoutError) {
         return failure('timeout', `Tool "${tool.name}" did not finish within ${tool.timeoutMs} ms`);

@@ -29,8 +29,10 @@ export interface AgentToolOptions<S extends ZodType = ZodType> {
    */
   timeoutMs?: number;
   /**
-   * How long a result may be re-used for the same arguments. Carried in the definition only:
-   * the registry does not cache yet.
+   * How long a successful result is re-used, in milliseconds, for the same tenant and the
+   * same validated arguments (key order and defaults do not matter); `0` never caches. Where
+   * results live is `ToolsModuleOptions.cache`. Only for tools whose answer does not depend
+   * on when they run or on side effects.
    * @default 0
    */
   cacheTtlMs?: number;
@@ -55,5 +57,16 @@ export type ToolErrorType = 'unknown_tool' | 'invalid_arguments' | 'timeout' | '
 
 /** The outcome of one tool call, ready to go back to the model. */
 export type ToolCallResult =
-  | { ok: true; output: unknown; durationMs: number }
-  | { ok: false; error: { type: ToolErrorType; message: string }; durationMs: number };
+  | {
+      ok: true;
+      output: unknown;
+      durationMs: number;
+      /** Whether the output came from the result cache, without running the tool. */
+      cacheHit: boolean;
+    }
+  | {
+      ok: false;
+      error: { type: ToolErrorType; message: string };
+      durationMs: number;
+      cacheHit: false;
+    };

@@ -8,3 +8,13 @@ export const MAX_TOOL_ERROR_LENGTH = 500;
 
 /** Validation issues listed in an `invalid_arguments` message; the rest are counted. */
 export const MAX_LISTED_ISSUES = 10;
+
+/** `ToolsModule.forRoot` options, as given. */
+export const TOOLS_MODULE_OPTIONS = Symbol('TOOLS_MODULE_OPTIONS');
+
+/** `ToolsModule` options with their defaults filled in (`ResolvedToolsOptions`). */
+export const TOOLS_OPTIONS = Symbol('TOOLS_OPTIONS');
+
+export const DEFAULT_TOOL_CACHE_MAX_ENTRIES = 10_000;
+
+export const DEFAULT_TOOL_CACHE_KEY_PREFIX = 'keel:tools:cache:';

@@ -20,6 +20,12 @@ export interface RequestContext {
   userId?: string;
   apiKeyId?: string;
   tenantId?: string;
+  /** Inside an agent run's execution (which has a context of its own, outliving requests). */
+  runId?: string;
+  /** The seq of the run's model step this work belongs to (`GET /runs/:id/steps`). */
+  runStep?: number;
+  /** Inside one tool call of a run. */
+  toolCallId?: string;
 }
 
 /**

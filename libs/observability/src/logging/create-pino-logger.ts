@@ -41,6 +41,9 @@ export function createPinoLogger(
         userId: context.userId,
         apiKeyId: context.apiKeyId,
         tenantId: context.tenantId,
+        runId: context.runId,
+        runStep: context.runStep,
+        toolCallId: context.toolCallId,
       };
     },
   };

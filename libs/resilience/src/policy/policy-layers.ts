@@ -1,6 +1,6 @@
 import type { Clock } from '@keel/observability';
 import type { IDefaultPolicyContext, IFailureEvent, IPolicy, ISuccessEvent } from 'cockatiel';
-import { EventEmitter, TaskCancelledError, TimeoutPolicy, TimeoutStrategy } from 'cockatiel';
+import { EventEmitter, TaskCancelledError } from 'cockatiel';
 
 import { classifyError } from '../classification/classify-error';
 import { DependencyTimeoutError } from '../errors/dependency-timeout.error';
@@ -28,13 +28,15 @@ abstract class Layer implements IPolicy {
 }
 
 /**
- * cockatiel's aggressive timeout (the call returns the moment time is up, and the signal
- * given to `fn` aborts so the request is really cancelled), reporting a typed error and a
- * `timeout` event only when time ran out, not when an outer signal aborted.
+ * An aggressive timeout, as cockatiel's `TimeoutPolicy` (`TimeoutStrategy.Aggressive`,
+ * `abortOnReturn: false`) behaves: the call returns the moment time is up, and the signal
+ * given to `fn` aborts so the request is really cancelled; once `fn` has returned, its
+ * signal is left alone (a streamed body read afterwards is not cut off). It reports a typed
+ * error and a `timeout` event only when time ran out, not when an outer signal aborted.
+ * Written out rather than wrapping cockatiel's policy, which costs a second
+ * AbortController, its event plumbing and half a dozen promises per call.
  */
 export class TimeoutLayer extends Layer {
-  private readonly timeout: TimeoutPolicy;
-
   constructor(
     private readonly dependency: string,
     private readonly scope: 'attempt' | 'overall',
@@ -42,32 +44,45 @@ export class TimeoutLayer extends Layer {
     private readonly events: PolicyEvents,
   ) {
     super();
-    // abortOnReturn: false, or a streamed body read after `fn` returns would be cut off.
-    this.timeout = new TimeoutPolicy(durationMs, {
-      strategy: TimeoutStrategy.Aggressive,
-      abortOnReturn: false,
-    });
   }
 
   async execute<T>(
     fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T,
     signal: AbortSignal = neverAborted,
   ): Promise<T> {
-    let inner: AbortSignal | undefined;
+    const inner = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stop: (() => void) | undefined;
+    // Rejects when time runs out or the outer signal aborts, aborting `fn`'s signal.
+    const cut = new Promise<never>((_resolve, reject) => {
+      stop = () => {
+        inner.abort();
+        reject(new TaskCancelledError(`Operation timed out after ${this.durationMs}ms`));
+      };
+      timer = setTimeout(stop, this.durationMs);
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
     try {
-      return await this.timeout.execute((context) => {
-        inner = context.signal;
-        return fn(context);
-      }, signal);
+      let call: PromiseLike<T> | T;
+      try {
+        call = fn({ signal: inner.signal });
+      } catch (error) {
+        call = Promise.reject(error as Error);
+      }
+      return await Promise.race([call, cut]);
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
-      // A call that rejects on abort can win cockatiel's race with its own AbortError; with
-      // abortOnReturn off, the inner signal aborted (and the outer not) means time ran out.
-      if (error instanceof TaskCancelledError || inner?.aborted) {
+      // A call that rejects on abort can win the race with its own AbortError; the inner
+      // signal aborted (and the outer not) means time ran out.
+      if (error instanceof TaskCancelledError || inner.signal.aborted) {
         this.events.timeout({ dependency: this.dependency, scope: this.scope });
         throw new DependencyTimeoutError(this.dependency, this.scope, this.durationMs);
       }
       throw error;
+    } finally {
+      clearTimeout(timer);
+      if (stop) signal.removeEventListener('abort', stop);
     }
   }
 }

@@ -15,6 +15,12 @@ export interface RunsModuleOptions {
    * @default 1000
    */
   resumeLimit?: number;
+  /**
+   * On shutdown, how long executing runs get to finish their current step before the calls in
+   * flight are aborted (the run is left `running` either way, for a worker to resume).
+   * @default 10000
+   */
+  shutdownGraceMs?: number;
 }
 
 export type ResolvedRunsOptions = Required<RunsModuleOptions>;

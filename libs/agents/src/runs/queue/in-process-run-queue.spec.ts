@@ -2,17 +2,18 @@ import { MetricsService } from '@keel/observability';
 import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
 
-import type { ExecuteRunOptions, RunExecutor } from './run-executor.service';
-import { InProcessRunQueue } from './run-queue';
-import { RunTelemetry } from './run-telemetry';
-import type { AgentRun } from './run.types';
-import { resolveRunsOptions } from './runs-options';
-import type { RunsService } from './runs.service';
+import type { ExecuteRunOptions, RunExecutor } from '../run-executor.service';
+import { RunTelemetry } from '../run-telemetry';
+import type { AgentRun } from '../run.types';
+import { resolveRunsOptions } from '../runs-options';
+import type { RunsService } from '../runs.service';
+import { InProcessRunQueue } from './in-process-run-queue';
 
 interface Execution {
   tenantId: string;
   runId: string;
   signal?: AbortSignal;
+  drain?: AbortSignal;
   resolve(run: AgentRun): void;
   reject(error: unknown): void;
 }
@@ -27,7 +28,14 @@ function fakeExecutor() {
   const executor = {
     execute: (tenantId: string, runId: string, options: ExecuteRunOptions = {}) =>
       new Promise<AgentRun>((resolve, reject) => {
-        executions.push({ tenantId, runId, signal: options.signal, resolve, reject });
+        executions.push({
+          tenantId,
+          runId,
+          signal: options.signal,
+          drain: options.drain,
+          resolve,
+          reject,
+        });
       }),
   };
   return { executions, executor: executor as unknown as RunExecutor };
@@ -61,12 +69,17 @@ describe('InProcessRunQueue', () => {
     jest.useRealTimers();
   });
 
-  function create(concurrency: number, runs = fakeRuns(), telemetry?: RunTelemetry) {
+  function create(
+    concurrency: number,
+    runs = fakeRuns(),
+    telemetry?: RunTelemetry,
+    shutdownGraceMs = 10_000,
+  ) {
     const { executions, executor } = fakeExecutor();
     const queue = new InProcessRunQueue(
       executor,
       runs as unknown as RunsService,
-      resolveRunsOptions({ concurrency }),
+      resolveRunsOptions({ concurrency, shutdownGraceMs }),
       telemetry,
     );
     return { queue, executions, runs };
@@ -87,9 +100,9 @@ describe('InProcessRunQueue', () => {
           (v as { metricName?: string }).metricName === 'keel_agent_run_queue_wait_seconds_count',
       )?.value;
 
-    queue.enqueue('t1', 'r1');
-    queue.enqueue('t1', 'r2');
-    queue.enqueue('t1', 'r3');
+    void queue.enqueue('t1', 'r1');
+    void queue.enqueue('t1', 'r2');
+    void queue.enqueue('t1', 'r3');
     expect(await depth()).toBe(2);
     expect(await waits()).toBe(1);
 
@@ -107,9 +120,9 @@ describe('InProcessRunQueue', () => {
   it('executes at most `concurrency` runs at a time, starting the next when one ends', async () => {
     const { queue, executions } = create(2);
 
-    expect(queue.enqueue('t1', 'r1')).toBe(true);
-    expect(queue.enqueue('t1', 'r2')).toBe(true);
-    expect(queue.enqueue('t1', 'r3')).toBe(true);
+    await expect(queue.enqueue('t1', 'r1')).resolves.toBe(true);
+    await expect(queue.enqueue('t1', 'r2')).resolves.toBe(true);
+    await expect(queue.enqueue('t1', 'r3')).resolves.toBe(true);
 
     expect(executions.map((e) => e.runId)).toEqual(['r1', 'r2']);
     expect(queue.size).toBe(3);
@@ -122,20 +135,20 @@ describe('InProcessRunQueue', () => {
   it('enqueues a run once while it is waiting or executing', async () => {
     const { queue, executions } = create(1);
 
-    expect(queue.enqueue('t1', 'r1')).toBe(true);
-    expect(queue.enqueue('t1', 'r1')).toBe(false);
-    expect(queue.enqueue('t2', 'r1')).toBe(true);
+    await expect(queue.enqueue('t1', 'r1')).resolves.toBe(true);
+    await expect(queue.enqueue('t1', 'r1')).resolves.toBe(false);
+    await expect(queue.enqueue('t2', 'r1')).resolves.toBe(true);
     executions[0]?.resolve(runOf('r1', 'succeeded'));
     await settle();
 
     expect(executions.map((e) => `${e.tenantId}/${e.runId}`)).toEqual(['t1/r1', 't2/r1']);
-    expect(queue.enqueue('t1', 'r1')).toBe(true);
+    await expect(queue.enqueue('t1', 'r1')).resolves.toBe(true);
   });
 
   it('logs a failed execution and goes on with the next run', async () => {
     const { queue, executions } = create(1);
-    queue.enqueue('t1', 'r1');
-    queue.enqueue('t1', 'r2');
+    void queue.enqueue('t1', 'r1');
+    void queue.enqueue('t1', 'r2');
 
     executions[0]?.reject(new Error('database gone'));
     await settle();
@@ -150,7 +163,7 @@ describe('InProcessRunQueue', () => {
   it('waitFor resolves with the stored run as soon as the execution returns', async () => {
     const runs = fakeRuns();
     const { queue, executions } = create(1, runs);
-    queue.enqueue('t1', 'r1');
+    void queue.enqueue('t1', 'r1');
 
     let waited: AgentRun | undefined;
     const waiting = queue.waitFor('t1', 'r1', 60_000).then((run) => (waited = run));
@@ -167,7 +180,7 @@ describe('InProcessRunQueue', () => {
     jest.useFakeTimers();
     const runs = fakeRuns();
     const { queue } = create(1, runs);
-    queue.enqueue('t1', 'r1');
+    void queue.enqueue('t1', 'r1');
     runs.statuses.set('r1', 'running');
 
     const waiting = queue.waitFor('t1', 'r1', 5_000);
@@ -185,22 +198,41 @@ describe('InProcessRunQueue', () => {
     await expect(queue.waitFor('t1', 'r9', 60_000)).resolves.toMatchObject({ status: 'failed' });
   });
 
-  it('on shutdown aborts the executing runs, waits for them, and drops the waiting ones', async () => {
+  it('on shutdown lets the executing runs stop at their next step and drops the waiting ones', async () => {
     const { queue, executions } = create(1);
-    queue.enqueue('t1', 'r1');
-    queue.enqueue('t1', 'r2');
+    void queue.enqueue('t1', 'r1');
+    void queue.enqueue('t1', 'r2');
 
     let stopped = false;
     const stopping = queue.beforeApplicationShutdown().then(() => (stopped = true));
     await settle();
 
-    expect(executions[0]?.signal?.aborted).toBe(true);
+    expect(executions[0]?.drain?.aborted).toBe(true);
+    expect(executions[0]?.signal?.aborted).toBe(false);
     expect(stopped).toBe(false);
     executions[0]?.resolve(runOf('r1', 'running'));
     await stopping;
     expect(executions.map((e) => e.runId)).toEqual(['r1']);
     expect(queue.size).toBe(0);
-    expect(queue.enqueue('t1', 'r3')).toBe(false);
+    await expect(queue.enqueue('t1', 'r3')).resolves.toBe(false);
+  });
+
+  it('on shutdown aborts the calls in flight of a run still executing after the grace period', async () => {
+    jest.useFakeTimers();
+    const { queue, executions } = create(1, fakeRuns(), undefined, 5_000);
+    void queue.enqueue('t1', 'r1');
+
+    let stopped = false;
+    const stopping = queue.beforeApplicationShutdown().then(() => (stopped = true));
+    await jest.advanceTimersByTimeAsync(4_999);
+    expect(executions[0]?.signal?.aborted).toBe(false);
+
+    await jest.advanceTimersByTimeAsync(1);
+    expect(executions[0]?.signal?.aborted).toBe(true);
+    expect(stopped).toBe(false);
+    executions[0]?.resolve(runOf('r1', 'running'));
+    await stopping;
+    expect(queue.size).toBe(0);
   });
 
   it('resumeRunning enqueues the unfinished runs, up to the limit, skipping enqueued ones', async () => {
@@ -209,7 +241,7 @@ describe('InProcessRunQueue', () => {
       { tenantId: 't2', id: 'r2', status: 'queued' },
     ]);
     const { queue, executions } = create(8, runs);
-    queue.enqueue('t1', 'r1');
+    void queue.enqueue('t1', 'r1');
 
     await expect(queue.resumeRunning()).resolves.toBe(1);
 

@@ -1,12 +1,14 @@
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 
-import type { ResolvedRunsOptions } from './interfaces/runs-options.interface';
-import { RunExecutor } from './run-executor.service';
-import { RunTelemetry } from './run-telemetry';
-import type { AgentRun } from './run.types';
-import { RUNS_OPTIONS } from './runs.constants';
-import { RunsService } from './runs.service';
+import type { ResolvedRunsOptions } from '../interfaces/runs-options.interface';
+import { RunExecutor } from '../run-executor.service';
+import { RunTelemetry } from '../run-telemetry';
+import type { AgentRun } from '../run.types';
+import { RUNS_OPTIONS } from '../runs.constants';
+import { RunsService } from '../runs.service';
+import { RunQueue } from './run-queue';
+import { stopExecutions } from './stop-executions';
 
 /** One enqueued run, waiting or executing. */
 interface RunJob {
@@ -14,6 +16,8 @@ interface RunJob {
   readonly tenantId: string;
   readonly runId: string;
   readonly abort: AbortController;
+  /** Stops the run at its next step boundary (shutdown, first phase). */
+  readonly drain: AbortController;
   /** Settles when this process is done with the run: it ended, failed to run, or was left. */
   readonly done: Promise<void>;
   readonly settle: () => void;
@@ -25,14 +29,14 @@ interface RunJob {
  * Executes runs in the background of this process, at most `concurrency` at a time; the rest
  * wait in memory (and stay `queued` in the store). A run is enqueued at most once at a time.
  *
- * On shutdown the executing runs are aborted (the executor leaves them `running`) and awaited,
- * and the waiting ones are dropped: `resumeRunning()` picks both up at the next start. With
+ * On shutdown the executing runs stop at their next step, or are aborted after
+ * `shutdownGraceMs` (the executor leaves them `running`), and the waiting ones are dropped: `resumeRunning()` picks both up at the next start. With
  * several replicas, each one resumes every unfinished run it finds at start; the store's
  * conditional updates and one-step-per-tool-call rule keep a run that two workers execute
  * consistent, but its model calls may be made twice.
  */
 @Injectable()
-export class InProcessRunQueue implements BeforeApplicationShutdown {
+export class InProcessRunQueue extends RunQueue implements BeforeApplicationShutdown {
   private readonly logger = new Logger(InProcessRunQueue.name);
   private readonly jobs = new Map<string, RunJob>();
   private readonly waiting: RunJob[] = [];
@@ -44,7 +48,9 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
     private readonly runs: RunsService,
     @Inject(RUNS_OPTIONS) private readonly options: ResolvedRunsOptions,
     @Optional() private readonly telemetry?: RunTelemetry,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Runs executing plus runs waiting for a slot. */
   get size(): number {
@@ -52,7 +58,11 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
   }
 
   /** Executes the run in the background; false when it is already enqueued or the queue stops. */
-  enqueue(tenantId: string, runId: string): boolean {
+  enqueue(tenantId: string, runId: string): Promise<boolean> {
+    return Promise.resolve(this.add(tenantId, runId));
+  }
+
+  private add(tenantId: string, runId: string): boolean {
     const key = jobKey(tenantId, runId);
     if (this.stopping || this.jobs.has(key)) return false;
     let settle!: () => void;
@@ -62,6 +72,7 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
       tenantId,
       runId,
       abort: new AbortController(),
+      drain: new AbortController(),
       done,
       settle,
       enqueuedAt: performance.now(),
@@ -97,7 +108,7 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
     const unfinished = await this.runs.listUnfinished(this.options.resumeLimit);
     let enqueued = 0;
     for (const run of unfinished) {
-      if (this.enqueue(run.tenantId, run.id)) enqueued += 1;
+      if (this.add(run.tenantId, run.id)) enqueued += 1;
     }
     if (unfinished.length > 0) {
       this.logger.log(`Resuming ${enqueued} unfinished agent run(s)`);
@@ -105,9 +116,13 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
     return enqueued;
   }
 
+  async start(): Promise<void> {
+    await this.resumeRunning();
+  }
+
   /**
-   * Before the providers close (the gateway's vendor clients, the database): abort the executing
-   * runs, so they stop at their next call and stay `running`, and wait for them to return.
+   * Before the providers close (the gateway's vendor clients, the database): the executing runs
+   * stop at their next step (aborted after `shutdownGraceMs`), stay `running`, and are awaited.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
@@ -116,9 +131,7 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
       job.settle();
     }
     this.telemetry?.setQueueDepth(0);
-    const executing = [...this.jobs.values()];
-    for (const job of executing) job.abort.abort(new Error('The application is shutting down'));
-    await Promise.all(executing.map((job) => job.done));
+    await stopExecutions([...this.jobs.values()], this.options.shutdownGraceMs);
   }
 
   private pump(): void {
@@ -126,15 +139,15 @@ export class InProcessRunQueue implements BeforeApplicationShutdown {
       const job = this.waiting.shift();
       if (!job) break;
       this.telemetry?.dequeued(performance.now() - job.enqueuedAt);
-      this.start(job);
+      this.launch(job);
     }
     this.telemetry?.setQueueDepth(this.waiting.length);
   }
 
-  private start(job: RunJob): void {
+  private launch(job: RunJob): void {
     this.executing += 1;
     void this.executor
-      .execute(job.tenantId, job.runId, { signal: job.abort.signal })
+      .execute(job.tenantId, job.runId, { signal: job.abort.signal, drain: job.drain.signal })
       .then(
         (run) => {
           if (run.status === 'running') {

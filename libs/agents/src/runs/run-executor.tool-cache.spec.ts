@@ -1,0 +1,218 @@
+import { Clock } from '@keel/observability';
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
+import { z } from 'zod';
+
+import type { AgentDefinitionEntity } from '../definitions/agent-definition.entity';
+import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
+import type { GatewayChatRequest } from '../gateway/chat-request';
+import type { GatewayCompletion } from '../gateway/gateway.service';
+import { GatewayService } from '../gateway/gateway.service';
+import type { ChatCompletion } from '../providers/chat.types';
+import { AgentTool } from '../tools/tool.decorator';
+import type { AgentToolHandler } from '../tools/tool.types';
+import { ToolsModule } from '../tools/tools.module';
+import { RunExecutor } from './run-executor.service';
+import type { AgentRun, AgentRunStep, NewRunStep, RunStore } from './run.types';
+import { RUN_STORE } from './runs.constants';
+
+const TENANT = 'tenant-1';
+const T0 = Date.UTC(2026, 0, 1);
+
+const rateInput = z.object({ from: z.string(), to: z.string() });
+
+/** A cacheable tool that counts its executions. */
+@AgentTool({ name: 'rate', description: 'An exchange rate', input: rateInput, cacheTtlMs: 60_000 })
+@Injectable()
+class RateTool implements AgentToolHandler<z.output<typeof rateInput>, unknown> {
+  executions = 0;
+
+  execute(input: z.output<typeof rateInput>): Promise<unknown> {
+    this.executions += 1;
+    return Promise.resolve({ ...input, rate: 1.25 });
+  }
+}
+
+@Module({ providers: [RateTool] })
+class RateToolModule {}
+
+/** Just enough of `RunsService` for one run at a time. */
+class MemoryRunStore implements RunStore {
+  readonly runs = new Map<string, AgentRun>();
+  readonly steps_: AgentRunStep[] = [];
+
+  add(id: string): void {
+    this.runs.set(id, {
+      id,
+      tenantId: TENANT,
+      agentId: 'agent-1',
+      status: 'queued',
+      input: [{ role: 'user', content: 'EUR to USD?' }],
+      output: null,
+      error: null,
+      idempotencyKey: null,
+      cancelRequested: false,
+      stepCount: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      costMicros: 0,
+      createdAt: new Date(T0),
+      startedAt: null,
+      finishedAt: null,
+    });
+  }
+
+  get(_tenantId: string, runId: string): Promise<AgentRun> {
+    return Promise.resolve(structuredClone(this.runs.get(runId)!));
+  }
+
+  steps(_tenantId: string, runId: string): Promise<AgentRunStep[]> {
+    return Promise.resolve(structuredClone(this.steps_.filter((step) => step.runId === runId)));
+  }
+
+  markRunning(_tenantId: string, runId: string): Promise<boolean> {
+    const run = this.runs.get(runId)!;
+    run.status = 'running';
+    run.startedAt ??= new Date(T0);
+    return Promise.resolve(true);
+  }
+
+  appendStep(tenantId: string, runId: string, step: NewRunStep): Promise<AgentRunStep> {
+    const run = this.runs.get(runId)!;
+    run.stepCount += 1;
+    const stored = {
+      ...structuredClone(step),
+      id: `${runId}-${run.stepCount}`,
+      seq: run.stepCount,
+      runId,
+      tenantId,
+      createdAt: new Date(T0),
+    };
+    this.steps_.push(stored);
+    return Promise.resolve(stored);
+  }
+
+  finish(
+    _tenantId: string,
+    runId: string,
+    status: AgentRun['status'],
+    result: { output?: string | null; error?: string | null },
+  ): Promise<boolean> {
+    Object.assign(this.runs.get(runId)!, {
+      status,
+      output: result.output ?? null,
+      error: result.error ?? null,
+    });
+    return Promise.resolve(true);
+  }
+
+  isCancelRequested(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+}
+
+/** Asks for `rate` until the conversation holds a tool result, then answers. */
+function fakeGateway(): Pick<GatewayService, 'complete'> {
+  let calls = 0;
+  return {
+    complete: (request: GatewayChatRequest): Promise<GatewayCompletion> => {
+      calls += 1;
+      const answered = request.messages.some((message) => message.role === 'tool');
+      const message: ChatCompletion['choices'][number]['message'] = answered
+        ? { role: 'assistant', content: '1 EUR is 1.25 USD', refusal: null }
+        : {
+            role: 'assistant',
+            content: null,
+            refusal: null,
+            tool_calls: [
+              {
+                id: `call_${calls}`,
+                type: 'function',
+                function: { name: 'rate', arguments: '{"from":"EUR","to":"USD"}' },
+              },
+            ],
+          };
+      const completion: ChatCompletion = {
+        id: `chatcmpl-${calls}`,
+        object: 'chat.completion',
+        created: 0,
+        model: 'fake',
+        choices: [
+          {
+            index: 0,
+            message,
+            finish_reason: answered ? 'stop' : 'tool_calls',
+            logprobs: null,
+          },
+        ],
+      };
+      return Promise.resolve({ completion, servedBy: 'fake/fake', cache: 'miss', costMicros: 0 });
+    },
+  };
+}
+
+describe('RunExecutor with cached tool results', () => {
+  let moduleRef: TestingModule;
+  let store: MemoryRunStore;
+
+  beforeEach(async () => {
+    store = new MemoryRunStore();
+    const agent = {
+      id: 'agent-1',
+      tenantId: TENANT,
+      name: 'fx',
+      description: '',
+      instructions: 'You convert currencies.',
+      model: 'default',
+      tools: ['rate'],
+      maxSteps: 5,
+      timeoutMs: 60_000,
+    } as AgentDefinitionEntity;
+    moduleRef = await Test.createTestingModule({
+      imports: [ToolsModule, RateToolModule],
+      providers: [
+        RunExecutor,
+        { provide: RUN_STORE, useValue: store },
+        { provide: AgentDefinitionsService, useValue: { get: () => Promise.resolve(agent) } },
+        { provide: GatewayService, useValue: fakeGateway() },
+        { provide: Clock, useValue: { now: () => T0 } },
+      ],
+    }).compile();
+    await moduleRef.init();
+  });
+
+  afterEach(() => moduleRef.close());
+
+  it('stores a tool step with cacheHit true when the result came from the cache', async () => {
+    const executor = moduleRef.get(RunExecutor);
+    store.add('run-1');
+    store.add('run-2');
+
+    await expect(executor.execute(TENANT, 'run-1')).resolves.toMatchObject({
+      status: 'succeeded',
+    });
+    await expect(executor.execute(TENANT, 'run-2')).resolves.toMatchObject({
+      status: 'succeeded',
+    });
+
+    const toolSteps = store.steps_.filter((step) => step.kind === 'tool');
+    expect(
+      toolSteps.map(({ runId, status, cacheHit, result }) => ({ runId, status, cacheHit, result })),
+    ).toEqual([
+      {
+        runId: 'run-1',
+        status: 'ok',
+        cacheHit: false,
+        result: { from: 'EUR', to: 'USD', rate: 1.25 },
+      },
+      {
+        runId: 'run-2',
+        status: 'ok',
+        cacheHit: true,
+        result: { from: 'EUR', to: 'USD', rate: 1.25 },
+      },
+    ]);
+    expect(moduleRef.get(RateTool).executions).toBe(1);
+  });
+});
