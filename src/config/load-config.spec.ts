@@ -516,7 +516,19 @@ describe('loadConfig', () => {
       ).toEqual([expect.stringMatching(/^APP_ROLE: api needs runs on Redis/)]);
       expect(
         loadConfig({ APP_ROLE: 'worker', REDIS_URL: 'redis://q:6379', RUNS_LOCK_MS: '2000' }),
-      ).toMatchObject({ role: 'worker', runs: { queue: 'redis', lockDurationMs: 2_000 } });
+      ).toMatchObject({
+        role: 'worker',
+        runs: { queue: 'redis', lockDurationMs: 2_000 },
+        // Nothing to drain: no load balancer sends a worker requests.
+        health: { shutdownDrainDelayMs: 0 },
+      });
+      expect(
+        loadConfig({
+          APP_ROLE: 'worker',
+          REDIS_URL: 'redis://q:6379',
+          SHUTDOWN_DRAIN_DELAY_MS: '50',
+        }).health.shutdownDrainDelayMs,
+      ).toBe(50);
     });
 
     it.each([

@@ -347,7 +347,11 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     },
     health: {
       maxEventLoopLagMs: e.HEALTH_MAX_EVENT_LOOP_LAG_MS,
-      shutdownDrainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+      // No load balancer sends a worker requests: it has nothing to drain before it stops.
+      shutdownDrainDelayMs:
+        e.APP_ROLE === 'worker' && raw.SHUTDOWN_DRAIN_DELAY_MS === undefined
+          ? 0
+          : e.SHUTDOWN_DRAIN_DELAY_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
     database: toDatabaseConfig(e),

@@ -40,11 +40,14 @@ async function listen(server: Server): Promise<string> {
  * A fake OpenAI-compatible model, stateless: it reads the run's token from the user message and
  * counts the assistant turns so far; it asks for `CALLS_PER_ROUND` `http_get` calls per round,
  * then answers. Tool call ids are deterministic, so a model call made again gives the same ids.
+ * Each process reaches it under its own path (`/p<n>/v1`), so it records which process made
+ * each run's model calls.
  */
-function fakeModel(toolUrl: () => string): Server {
+function fakeModel(toolUrl: () => string, calls: { token: string; process: string }[]): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     void readJson<ChatBody>(req).then((body) => {
       const token = body.messages.find((m) => m.role === 'user')?.content ?? 'none';
+      calls.push({ token, process: (req.url ?? '').split('/')[1] ?? '?' });
       const round = body.messages.filter((m) => m.role === 'assistant').length;
       const toolCalls =
         round < ROUNDS
@@ -55,7 +58,9 @@ function fakeModel(toolUrl: () => string): Server {
                 type: 'function',
                 function: {
                   name: 'http_get',
-                  arguments: JSON.stringify({ url: `${toolUrl()}/tool?call=${id}` }),
+                  arguments: JSON.stringify({
+                    url: `${toolUrl()}/tool?call=${id}${token.startsWith('slow') ? '&ms=1500' : ''}`,
+                  }),
                 },
               };
             })
@@ -87,14 +92,18 @@ function fakeModel(toolUrl: () => string): Server {
 /** Where `http_get` lands: records each execution's arrival, answers after a short pause. */
 function toolServer(arrivals: Map<string, number[]>): Server {
   return createServer((req: IncomingMessage, res: ServerResponse) => {
-    const call = new URL(req.url ?? '/', 'http://x').searchParams.get('call') ?? '?';
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const call = query.get('call') ?? '?';
     const list = arrivals.get(call) ?? [];
     list.push(Date.now());
     arrivals.set(call, list);
     // Long enough for kills to land mid-call.
-    setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ call }));
-    }, 40);
+    setTimeout(
+      () => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ call }));
+      },
+      Number(query.get('ms') ?? 1_000),
+    );
   });
 }
 
@@ -117,6 +126,8 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
   let modelUrl = '';
   let toolUrl = '';
   const arrivals = new Map<string, number[]>();
+  const modelCalls: { token: string; process: string }[] = [];
+  let started = 0;
   const processes = new Set<Worker>();
 
   beforeAll(async () => {
@@ -124,8 +135,14 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
     database = await createTestDatabase();
     tools = toolServer(arrivals);
     toolUrl = await listen(tools);
-    model = fakeModel(() => toolUrl);
+    model = fakeModel(() => toolUrl, modelCalls);
     modelUrl = await listen(model);
+  });
+  // A failed test leaves no process behind to execute the next test's runs.
+  afterEach(async () => {
+    const left = [...processes];
+    for (const proc of left) proc.child.kill('SIGKILL');
+    await Promise.all(left.map((p) => p.exited));
   });
   afterAll(async () => {
     for (const proc of processes) proc.child.kill('SIGKILL');
@@ -136,7 +153,7 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
     await redis?.kill();
   });
 
-  function env(role: 'api' | 'worker', port: number): Record<string, string> {
+  function env(role: 'api' | 'worker', port: number, name: string): Record<string, string> {
     return {
       ...database.env,
       NODE_ENV: 'test',
@@ -154,29 +171,38 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
       RATE_LIMIT_BURST_LIMIT: '100000',
       RATE_LIMIT_SUSTAINED_LIMIT: '1000000',
       LLM_PROVIDERS: JSON.stringify([
-        { name: 'chaos', kind: 'openai-compatible', baseUrl: `${modelUrl}/v1`, apiKey: 'sk-x' },
+        {
+          name: 'chaos',
+          kind: 'openai-compatible',
+          baseUrl: `${modelUrl}/${name}/v1`,
+          apiKey: 'sk-x',
+        },
       ]),
       LLM_MODEL_ALIASES: JSON.stringify({ chaos: [{ provider: 'chaos', model: 'chaos-model' }] }),
       LLM_MAX_ATTEMPTS: '1',
       TOOL_HTTP_GET_ALLOWED_HOSTS: '127.0.0.1',
       TOOL_HTTP_GET_ALLOW_PRIVATE: 'true',
-      RUNS_CONCURRENCY: '50',
+      // 20 runs execute at a time, the others wait: a restarted worker finds some.
+      RUNS_CONCURRENCY: '10',
       // A killed worker's runs are taken over within about 3 s instead of 60.
       RUNS_LOCK_MS: '2000',
       RUNS_STALLED_CHECK_MS: '1000',
     };
   }
 
-  async function start(role: 'api' | 'worker'): Promise<Worker & { port: number }> {
+  async function start(role: 'api' | 'worker'): Promise<Worker & { port: number; name: string }> {
     const port = await freePort();
-    const proc = spawnNode(MAIN, env(role, port));
+    started += 1;
+    const name = `p${started}`;
+    const proc = spawnNode(MAIN, env(role, port, name));
     processes.add(proc);
     void proc.exited.then(() => processes.delete(proc));
     await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 30_000);
-    return { ...proc, port };
+    return { ...proc, port, name };
   }
 
-  it('finishes 100 runs while a worker is SIGKILLed again and again: none lost, no completed tool call run twice, no step duplicated', async () => {
+  /** An API replica with a signed-in admin and an agent that fetches with `http_get`. */
+  async function startApi() {
     const api = await start('api');
     const base = `http://127.0.0.1:${api.port}`;
     const login = await fetch(`${base}/v1/auth/token`, {
@@ -186,13 +212,11 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
     });
     const { access_token: token } = (await login.json()) as { access_token: string };
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-
-    // The API replica executes nothing.
-    const workerOnly = await fetch(`${base}/v1/agents`, {
+    const agent = await fetch(`${base}/v1/agents`, {
       method: 'POST',
       headers,
       body: JSON.stringify({
-        name: 'chaos-agent',
+        name: `fetch-agent-${api.port}`,
         instructions: 'Fetch what you are asked to.',
         model: 'chaos',
         tools: ['http_get'],
@@ -200,24 +224,35 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
         timeoutMs: 600_000,
       }),
     });
-    expect(workerOnly.status).toBe(201);
-    const agentId = ((await workerOnly.json()) as { id: string }).id;
-
-    const runIds: string[] = [];
-    for (let i = 0; i < RUNS; i++) {
+    expect(agent.status).toBe(201);
+    const agentId = ((await agent.json()) as { id: string }).id;
+    const createRun = async (content: string): Promise<string> => {
       const res = await fetch(`${base}/v1/agents/${agentId}/runs`, {
         method: 'POST',
-        headers: { ...headers, 'idempotency-key': `chaos-${i}` },
-        body: JSON.stringify({ messages: [{ role: 'user', content: `r${i}` }] }),
+        headers: { ...headers, 'idempotency-key': content },
+        body: JSON.stringify({ messages: [{ role: 'user', content }] }),
       });
       expect(res.status).toBe(202);
-      runIds.push(((await res.json()) as { id: string }).id);
-    }
-    // Nothing executes until a worker is up: the API only enqueues.
+      return ((await res.json()) as { id: string }).id;
+    };
+    return { api, base, headers, createRun };
+  }
+
+  async function stopAll(): Promise<Exited[]> {
+    const running = [...processes];
+    for (const proc of running) proc.child.kill('SIGTERM');
+    return Promise.all(running.map((p) => p.exited));
+  }
+
+  it('finishes 100 runs while a worker is SIGKILLed again and again: none lost, no completed tool call run twice, no step duplicated', async () => {
+    const { createRun } = await startApi();
+    const runIds: string[] = [];
+    for (let i = 0; i < RUNS; i++) runIds.push(await createRun(`r${i}`));
+    // The API replica executes nothing: nothing runs until a worker is up.
     expect(arrivals.size).toBe(0);
 
-    let victim = await start('worker');
-    await start('worker');
+    let [victim] = await Promise.all([start('worker'), start('worker')]);
+    const callsBy = (name: string) => modelCalls.filter((call) => call.process === name).length;
 
     const db = new Client({ connectionString: database.env.DATABASE_URL });
     await db.connect();
@@ -227,10 +262,13 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
     const executions = () => [...arrivals.values()].reduce((n, list) => n + list.length, 0);
     const expectedCalls = RUNS * ROUNDS * CALLS_PER_ROUND;
     try {
-      // Kill the same worker each time another sixth of the tool calls has been made.
+      // Kill the same worker as soon as it is executing runs (it made model calls since it
+      // started), then start it again.
       for (let kill = 1; kill <= KILLS; kill++) {
-        const target = Math.floor((expectedCalls * kill) / (KILLS + 1));
-        while (executions() < target) await new Promise((r) => setTimeout(r, 10));
+        while (callsBy(victim.name) < 5) {
+          if (executions() >= expectedCalls) throw new Error(`kill ${kill}: no run left to kill`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
         kills.push(Date.now());
         victim.child.kill('SIGKILL');
         await victim.exited;
@@ -240,14 +278,17 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
       let unfinished = RUNS;
       while (unfinished > 0) {
         const { rows } = await db.query<{ n: string }>(
-          `SELECT count(*) AS n FROM agent_runs WHERE status IN ('queued', 'running')`,
+          `SELECT count(*) AS n FROM agent_runs
+            WHERE id = ANY($1) AND status IN ('queued', 'running')`,
+          [runIds],
         );
         unfinished = Number(rows[0]?.n);
         if (unfinished > 0) await new Promise((r) => setTimeout(r, 100));
       }
 
       const runs = await db.query<{ id: string; status: string; output: string }>(
-        `SELECT id, status, output FROM agent_runs`,
+        `SELECT id, status, output FROM agent_runs WHERE id = ANY($1)`,
+        [runIds],
       );
       expect(runs.rows).toHaveLength(RUNS);
       expect(runs.rows.filter((run) => run.status !== 'succeeded')).toEqual([]);
@@ -262,7 +303,8 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
       }>(
         `SELECT run_id, seq, kind, status, tool_call_id,
                 (extract(epoch FROM created_at) * 1000)::float8 AS stored_at
-           FROM agent_run_steps ORDER BY run_id, seq`,
+           FROM agent_run_steps WHERE run_id = ANY($1) ORDER BY run_id, seq`,
+        [runIds],
       );
       const byRun = new Map<string, typeof steps.rows>();
       for (const step of steps.rows) {
@@ -297,17 +339,70 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
       expect(twice).toEqual([]);
       expect(steps.rows.filter((s) => s.tool_call_id)).toHaveLength(expectedCalls);
       expect(kills).toHaveLength(KILLS);
+      // Runs the killed worker was executing were finished by another process.
+      const processesOf = new Map<string, Set<string>>();
+      for (const call of modelCalls) {
+        processesOf.set(call.token, (processesOf.get(call.token) ?? new Set()).add(call.process));
+      }
+      const takenOver = [...processesOf.values()].filter((set) => set.size > 1).length;
+      expect(takenOver).toBeGreaterThan(0);
       process.stdout.write(
-        `chaos: ${RUNS} runs, ${KILLS} SIGKILLs, ${executions()} tool executions for ` +
-          `${expectedCalls} tool calls (${reExecutedAfterKill} re-run after their worker died)\n`,
+        `chaos: ${RUNS} runs, ${KILLS} SIGKILLs, ${takenOver} runs taken over by another ` +
+          `worker, ${executions()} tool executions for ${expectedCalls} tool calls ` +
+          `(${reExecutedAfterKill} re-run after their worker died)\n`,
       );
     } finally {
       await db.end();
     }
 
     // A graceful stop of the remaining processes: exit 0.
-    for (const proc of [...processes]) proc.child.kill('SIGTERM');
-    const codes = await Promise.all([...processes].map((p) => p.exited));
-    expect(codes.map((exit) => exit.code)).toEqual(codes.map(() => 0));
+    const exits = await stopAll();
+    expect(exits.map((exit) => exit.code)).toEqual(exits.map(() => 0));
   }, 240_000);
+
+  it('on SIGTERM a worker finishes its current step, hands the run back and exits 0; another worker ends it without repeating a tool call', async () => {
+    const { createRun, base, headers } = await startApi();
+    const first = await start('worker');
+    const runId = await createRun('slow-1');
+    const calls = ['call_slow-1_0_0', 'call_slow-1_0_1'];
+    // Both slow tool calls are in flight on the first worker.
+    while (!calls.every((call) => arrivals.has(call))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    first.child.kill('SIGTERM');
+    const exit = await first.exited;
+    expect(exit.code).toBe(0);
+    const handedBack = await fetch(`${base}/v1/runs/${runId}/steps`, { headers });
+    const stored = ((await handedBack.json()) as { data: { kind: string; status: string }[] }).data;
+    // The model step and both tool calls that were in flight, finished and stored.
+    expect(stored.map((step) => `${step.kind}:${step.status}`)).toEqual([
+      'model:ok',
+      'tool:ok',
+      'tool:ok',
+    ]);
+    const run = await fetch(`${base}/v1/runs/${runId}`, { headers });
+    expect(((await run.json()) as { status: string }).status).toBe('running');
+
+    const second = await start('worker');
+    let status = 'running';
+    while (status === 'running' || status === 'queued') {
+      const res = await fetch(`${base}/v1/runs/${runId}`, { headers });
+      status = ((await res.json()) as { status: string }).status;
+      if (status === 'running') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status).toBe('succeeded');
+    for (const call of [...calls, 'call_slow-1_1_0', 'call_slow-1_1_1']) {
+      expect(arrivals.get(call)).toHaveLength(1);
+    }
+
+    // A worker serves probes and metrics, and no API; its metrics count the run it ended.
+    const workerBase = `http://127.0.0.1:${second.port}`;
+    expect((await fetch(`${workerBase}/v1/agents`, { headers })).status).toBe(404);
+    const metrics = await (await fetch(`${workerBase}/metrics`)).text();
+    expect(metrics).toMatch(/^keel_agent_runs_total\{status="succeeded"\} 1$/m);
+
+    const exits = await stopAll();
+    expect(exits.map((e) => e.code)).toEqual(exits.map(() => 0));
+  }, 120_000);
 });
