@@ -21,16 +21,18 @@ export async function stopExecutions(
   if (executions.length === 0) return;
   const reason = new Error('The worker is shutting down');
   for (const execution of executions) execution.drain.abort(reason);
-  const all = Promise.all(executions.map((execution) => execution.done));
+  const all = Promise.all(executions.map((execution) => execution.done)).then(() => true);
   let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, graceMs);
+  const grace = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
   });
+  let stopped: boolean;
   try {
-    await Promise.race([all, grace]);
+    stopped = await Promise.race([all, grace]);
   } finally {
     clearTimeout(timer);
   }
+  if (stopped) return;
   for (const execution of executions) execution.abort.abort(reason);
   await all;
 }

@@ -1,5 +1,6 @@
-import { Clock } from '@keel/observability';
-import { Injectable, Module } from '@nestjs/common';
+import type { RequestContext } from '@keel/observability';
+import { Clock, RequestContextService } from '@keel/observability';
+import { Global, Injectable, Module, Optional } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { z } from 'zod';
@@ -27,15 +28,25 @@ const rateInput = z.object({ from: z.string(), to: z.string() });
 @Injectable()
 class RateTool implements AgentToolHandler<z.output<typeof rateInput>, unknown> {
   executions = 0;
+  /** The log context each execution ran in. */
+  readonly contexts: (RequestContext | undefined)[] = [];
+
+  constructor(@Optional() private readonly requestContext?: RequestContextService) {}
 
   execute(input: z.output<typeof rateInput>): Promise<unknown> {
     this.executions += 1;
+    this.contexts.push(this.requestContext?.get() && { ...this.requestContext.get()! });
     return Promise.resolve({ ...input, rate: 1.25 });
   }
 }
 
 @Module({ providers: [RateTool] })
 class RateToolModule {}
+
+/** As `ObservabilityModule` makes it: one request context for the whole app. */
+@Global()
+@Module({ providers: [RequestContextService], exports: [RequestContextService] })
+class ContextModule {}
 
 /** Just enough of `RunsService` for one run at a time. */
 class MemoryRunStore implements RunStore {
@@ -152,7 +163,7 @@ function fakeGateway(): Pick<GatewayService, 'complete'> {
   };
 }
 
-describe('RunExecutor with cached tool results', () => {
+describe('RunExecutor with registered tools', () => {
   let moduleRef: TestingModule;
   let store: MemoryRunStore;
 
@@ -170,7 +181,7 @@ describe('RunExecutor with cached tool results', () => {
       timeoutMs: 60_000,
     } as AgentDefinitionEntity;
     moduleRef = await Test.createTestingModule({
-      imports: [ToolsModule, RateToolModule],
+      imports: [ContextModule, ToolsModule, RateToolModule],
       providers: [
         RunExecutor,
         { provide: RUN_STORE, useValue: store },
@@ -214,5 +225,27 @@ describe('RunExecutor with cached tool results', () => {
       },
     ]);
     expect(moduleRef.get(RateTool).executions).toBe(1);
+  });
+
+  it('runs each execution in a log context of its own: run id, step, tool call id', async () => {
+    const executor = moduleRef.get(RunExecutor);
+    const contexts = moduleRef.get(RequestContextService);
+    store.add('run-3');
+
+    // Enqueued from a request: the run keeps its request id, not its user or API key.
+    await contexts.run({ requestId: 'req-1', userId: 'user-1', tenantId: TENANT }, () =>
+      executor.execute(TENANT, 'run-3'),
+    );
+
+    expect(moduleRef.get(RateTool).contexts).toEqual([
+      {
+        requestId: 'req-1',
+        tenantId: TENANT,
+        runId: 'run-3',
+        runStep: 1,
+        toolCallId: expect.stringMatching(/^call_/),
+      },
+    ]);
+    expect(contexts.get()).toBeUndefined();
   });
 });
