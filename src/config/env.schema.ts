@@ -48,6 +48,17 @@ function parseTrustProxy(value: string, ctx: z.RefinementCtx): TrustProxy {
  * given as `<NAME>_FILE`, a path whose contents are the value (Docker/Kubernetes secrets).
  * The README's configuration table lists the same names; a test keeps the two in step.
  */
+/** A comma-separated list, entries trimmed, empty ones dropped; empty when unset. */
+const commaList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  )
+  .default([]);
+
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -112,15 +123,7 @@ export const envSchema = z.object({
     .max(1024, { error: 'must be at most 1024 characters' })
     .optional(),
   ADMIN_TENANT_NAME: z.string().min(1).max(100).default('default'),
-  ADMIN_ALLOWED_CIDRS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter(Boolean),
-    )
-    .default([]),
+  ADMIN_ALLOWED_CIDRS: commaList,
   REDIS_URL: z
     .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
     .optional(),
@@ -162,15 +165,7 @@ export const envSchema = z.object({
   GATEWAY_RESERVE_OUTPUT_TOKENS: int(1, 10_000_000).default(1_024),
   TOOL_CACHE: z.enum(['memory', 'redis', 'off']).default('memory'),
   TOOL_CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
-  TOOL_HTTP_GET_ALLOWED_HOSTS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter(Boolean),
-    )
-    .default([]),
+  TOOL_HTTP_GET_ALLOWED_HOSTS: commaList,
   TOOL_HTTP_GET_ALLOW_PRIVATE: bool.default(false),
   APP_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   RUNS_QUEUE: z.enum(['memory', 'redis']).optional(),

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { Redis } from 'ioredis';
+
 import { freePort } from './service-process';
 
 export interface OwnRedis {
@@ -75,4 +77,35 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A client of the Redis at `url` (the shared server by default), connected and answering, or
+ * an error that says how to start it: a suite that silently passes without Redis proves
+ * nothing, so these suites never skip (CI starts Redis).
+ */
+export async function connectRedisOrFail(url = 'redis://127.0.0.1:6379'): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1_000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    // A socket to a killed server may never report `close`; do not keep Jest waiting on it.
+    disconnectTimeout: 100,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return client;
+  } catch (error) {
+    client.disconnect();
+    throw new Error(
+      `This suite needs Redis on ${url} and could not reach it ` +
+        `(${error instanceof Error ? error.message : String(error)}). ` +
+        `Start it: redis-server --port 6379 --save '' --appendonly no --daemonize yes`,
+    );
+  }
 }

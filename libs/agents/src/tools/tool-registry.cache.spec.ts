@@ -8,7 +8,7 @@ import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 
-import { startOwnRedis } from '../../../../test/support/redis-server';
+import { connectRedisOrFail, startOwnRedis } from '../../../../test/support/redis-server';
 import type { ToolsModuleOptions } from './interfaces/tools-options.interface';
 import { ToolRegistry } from './tool-registry.service';
 import { AgentTool } from './tool.decorator';
@@ -201,38 +201,12 @@ describe('ToolRegistry result cache off', () => {
   });
 });
 
-/** Never skips: a suite that silently passes without Redis proves nothing (CI starts it). */
-async function connectOrFail(url: string): Promise<Redis> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    // A socket to a killed server may never report `close`; do not keep Jest waiting on it.
-    disconnectTimeout: 100,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.ping();
-    return client;
-  } catch (error) {
-    client.disconnect();
-    throw new Error(
-      `This suite needs Redis on ${url} and could not reach it ` +
-        `(${error instanceof Error ? error.message : String(error)}). ` +
-        `Start it: redis-server --port 6379 --save '' --appendonly no --daemonize yes`,
-    );
-  }
-}
-
 describe('ToolRegistry result cache (redis, 127.0.0.1:6379)', () => {
   const keyPrefix = `keel:test:tool-registry-cache:${randomUUID()}:`;
   let redis: Redis;
 
   beforeAll(async () => {
-    redis = await connectOrFail('redis://127.0.0.1:6379');
+    redis = await connectRedisOrFail('redis://127.0.0.1:6379');
   });
 
   afterAll(async () => {
@@ -271,7 +245,7 @@ describe('ToolRegistry result cache (redis, 127.0.0.1:6379)', () => {
 describe('ToolRegistry result cache when Redis goes down', () => {
   it('runs the tool, and warns once', async () => {
     const own = await startOwnRedis();
-    const redis = await connectOrFail(own.url);
+    const redis = await connectRedisOrFail(own.url);
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const moduleRef = await boot(ToolsModule.forRoot({ cache: { store: 'redis' }, redis }));
     try {

@@ -2,16 +2,13 @@ import { randomUUID } from 'node:crypto';
 
 import type { Clock } from '@keel/observability';
 import type { LoggerService } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
-import { startOwnRedis } from '../../../../test/support/redis-server';
+import { connectRedisOrFail, startOwnRedis } from '../../../../test/support/redis-server';
 import type { OwnRedis } from '../../../../test/support/redis-server';
 import { ToolResultCache, toolResultKeyOf } from './tool-result-cache';
 import { MemoryToolResultStore } from './tool-result-store';
 import { resolveToolsOptions } from './tools-options';
-
-const HOST = '127.0.0.1';
-const PORT = 6379;
 
 class FakeClock implements Clock {
   constructor(private time = 1_000) {}
@@ -27,32 +24,6 @@ class FakeClock implements Clock {
 
 function quietLogger(): jest.Mocked<LoggerService> {
   return { log: jest.fn(), warn: jest.fn(), error: jest.fn() };
-}
-
-/** Never skips: a suite that silently passes without Redis proves nothing (CI starts it). */
-async function connectOrFail(url = `redis://${HOST}:${PORT}`): Promise<Redis> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    // A socket to a killed server may never report `close`; do not keep Jest waiting on it.
-    disconnectTimeout: 100,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.ping();
-    return client;
-  } catch (error) {
-    client.disconnect();
-    throw new Error(
-      `The tool result cache suite needs Redis on ${url} and could not reach it ` +
-        `(${error instanceof Error ? error.message : String(error)}). ` +
-        `Start it: redis-server --port ${PORT} --save '' --appendonly no --daemonize yes`,
-    );
-  }
 }
 
 describe('toolResultKeyOf', () => {
@@ -154,7 +125,7 @@ describe('ToolResultCache (redis, 127.0.0.1:6379)', () => {
   let redis: Redis;
 
   beforeAll(async () => {
-    redis = await connectOrFail();
+    redis = await connectRedisOrFail();
   });
 
   afterAll(async () => {
@@ -194,7 +165,7 @@ describe('ToolResultCache when Redis goes down', () => {
 
   beforeAll(async () => {
     own = await startOwnRedis();
-    redis = await connectOrFail(own.url);
+    redis = await connectRedisOrFail(own.url);
   });
 
   afterAll(async () => {
