@@ -400,7 +400,7 @@ describe('/v1/agents/:id/runs and /v1/runs', () => {
     expect(events.listenerCount(member.tenantId, run.id)).toBe(1);
 
     scriptToolLoop('Live.');
-    app.get(InProcessRunQueue).enqueue(member.tenantId, run.id);
+    await app.get(InProcessRunQueue).enqueue(member.tenantId, run.id);
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
       text += decoder.decode(read.value, { stream: true });
     }

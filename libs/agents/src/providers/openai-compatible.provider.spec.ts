@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { classifyError } from '@keel/resilience';
-import { APIUserAbortError } from 'openai';
+import { APIConnectionError, APIUserAbortError, RateLimitError } from 'openai';
 
 import type { ChatCompletionChunk, ChatRequest } from './chat.types';
 import { OpenAiCompatibleProvider } from './openai-compatible.provider';
@@ -207,6 +207,67 @@ describe('OpenAiCompatibleProvider', () => {
     expect(error).toMatchObject({ status: 503 });
     expect(classifyError(error)).toMatchObject({ transient: true, reason: 'status_503' });
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('sends the headers the SDK builds', async () => {
+    server.handle((_req, _body, res) => json(res, 200, completion({ content: 'Hi' })));
+    await provider.complete(request, { signal: signal() });
+
+    expect(server.requests[0].headers).toMatchObject({
+      accept: 'application/json',
+      'content-type': 'application/json',
+      'user-agent': expect.stringMatching(/^OpenAI\/JS /) as unknown,
+      'x-stainless-lang': 'js',
+      'x-stainless-retry-count': '0',
+    });
+  });
+
+  it('throws the SDK status error by status, with the vendor message and headers', async () => {
+    server.handle((_req, _body, res) =>
+      res
+        .writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' })
+        .end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit', code: 'rl' } })),
+    );
+
+    const error = await provider
+      .complete(request, { signal: signal() })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(error).toMatchObject({ status: 429, code: 'rl', type: 'rate_limit' });
+    expect((error as RateLimitError).message).toBe('429 slow down');
+    expect((error as RateLimitError).headers?.get('retry-after')).toBe('7');
+    expect(classifyError(error, 0)).toMatchObject({
+      transient: true,
+      reason: 'status_429',
+      retryAfterMs: 7_000,
+    });
+  });
+
+  it('keeps a non-JSON error body as the message', async () => {
+    server.handle((_req, _body, res) =>
+      res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway'),
+    );
+
+    const error = await provider
+      .complete(request, { signal: signal() })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ status: 502, message: '502 bad gateway' });
+  });
+
+  it('throws APIConnectionError when the vendor cannot be reached', async () => {
+    const { baseUrl } = server;
+    await server.close();
+    const unreachable = new OpenAiCompatibleProvider({ name: 'gone', baseUrl, apiKey: 'k' });
+
+    const error = await unreachable
+      .complete(request, { signal: signal() })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(APIConnectionError);
+    expect(classifyError(error)).toMatchObject({ transient: true });
+    await unreachable.close();
   });
 
   it('lists models', async () => {

@@ -1,4 +1,9 @@
-import OpenAI from 'openai';
+import OpenAI, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from 'openai';
 
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from './chat.types';
 import type { FastFetch } from './http/fast-fetch';
@@ -26,16 +31,32 @@ export interface OpenAiCompatibleProviderOptions {
   fetch?: typeof fetch;
 }
 
+/** The SDK's request line and headers for a chat completion, as `buildRequest` makes them. */
+interface PreparedRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
 /**
  * OpenAI chat completions through the official SDK. The SDK does not retry
  * (`maxRetries: 0`: Keel's resilience policies do) and has no timeout of its own: the
  * caller's signal ends a request. Nothing is read from `process.env`.
+ *
+ * A non-streamed completion is sent as the SDK would send it, but without its per-call
+ * machinery: the SDK builds the URL and headers once (`buildRequest`), each call is one
+ * JSON POST on the provider's fetch, and a failure becomes the same SDK error the SDK's
+ * own call would throw (`APIError.generate` by status, with the vendor's error body and
+ * headers; `APIUserAbortError`, `APIConnectionError`, `APIConnectionTimeoutError`). That
+ * machinery (option merging, a `Headers` rebuilt per call, a timer, a composed abort
+ * signal, log formatting even when logging is off) cost more CPU than the HTTP call
+ * itself on the gateway's hot path. Streams and model lists go through the SDK.
  */
 export class OpenAiCompatibleProvider implements LlmProvider {
   readonly kind = 'openai-compatible' as const;
   readonly name: string;
   private readonly client: OpenAI;
   private readonly http: FastFetch;
+  private prepared: Promise<PreparedRequest> | undefined;
 
   constructor(options: OpenAiCompatibleProviderOptions) {
     this.name = options.name;
@@ -58,10 +79,26 @@ export class OpenAiCompatibleProvider implements LlmProvider {
 
   async complete(request: ChatRequest, options: LlmCallOptions): Promise<ChatCompletion> {
     const { stream: _stream, ...params } = request;
-    const completion = await this.client.chat.completions.create(
-      { ...params, stream: false },
-      { signal: options.signal },
-    );
+    const body = JSON.stringify({ ...params, stream: false });
+    const { url, headers } = await (this.prepared ??= this.prepare());
+    const { signal } = options;
+    if (signal.aborted) throw userAbortError(signal);
+    let response: Response;
+    try {
+      response = await this.http.fetch(url, { method: 'POST', headers, body, signal });
+    } catch (error) {
+      throw connectionError(error, signal);
+    }
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      if (signal.aborted) throw userAbortError(signal);
+      if (response.ok) throw error;
+      text = error instanceof Error ? error.message : String(error);
+    }
+    if (!response.ok) throw statusError(response, text);
+    const completion = parseBody(response, text) as OpenAI.ChatCompletion;
     return { ...completion, usage: completion.usage && withCachedTokens(completion.usage) };
   }
 
@@ -82,6 +119,26 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     return ids;
   }
 
+  /**
+   * The SDK's URL and headers for `POST /chat/completions` (auth, user agent, its
+   * `x-stainless-*` headers), built once. A failure is not kept: the next call tries again.
+   */
+  private prepare(): Promise<PreparedRequest> {
+    const prepared = this.client
+      .buildRequest({ method: 'post', path: '/chat/completions', body: {} })
+      .then(({ url, req }) => {
+        const headers: Record<string, string> = {};
+        new Headers(req.headers).forEach((value, name) => {
+          if (name !== 'content-length') headers[name] = value;
+        });
+        return { url, headers };
+      });
+    prepared.catch(() => {
+      if (this.prepared === prepared) this.prepared = undefined;
+    });
+    return prepared;
+  }
+
   /** Closes the provider's own sockets (idle ones at once, busy ones when their call ends). */
   async close(): Promise<void> {
     await this.http.close();
@@ -91,4 +148,56 @@ export class OpenAiCompatibleProvider implements LlmProvider {
 function withCachedTokens(usage: OpenAI.CompletionUsage): Usage {
   const cached = usage.prompt_tokens_details?.cached_tokens;
   return cached === undefined ? usage : { ...usage, cached_tokens: cached };
+}
+
+/** The SDK's error for an aborted call: `APIUserAbortError` caused by the signal's reason. */
+function userAbortError(signal: AbortSignal): APIUserAbortError {
+  const error = new APIUserAbortError();
+  Object.defineProperty(error, 'cause', {
+    value: signal.reason,
+    writable: true,
+    configurable: true,
+  });
+  return error;
+}
+
+/** What the SDK throws when fetch rejects: an abort, a timeout or a connection error. */
+function connectionError(caught: unknown, signal: AbortSignal): Error {
+  if (signal.aborted) return userAbortError(signal);
+  const error = caught instanceof Error ? caught : new Error(String(caught));
+  const cause = 'cause' in error ? String(error.cause) : '';
+  if (error.name === 'AbortError' || /timed? ?out/i.test(`${String(error)}${cause}`)) {
+    return Object.assign(new APIConnectionTimeoutError(), { cause: error });
+  }
+  return new APIConnectionError({ message: undefined, cause: error });
+}
+
+/** The SDK's status error: its class by status, the vendor's JSON error body, the headers. */
+function statusError(response: Response, text: string): APIError {
+  const json = safeJson(text);
+  const body =
+    json && typeof json === 'object' && (json as { error?: unknown }).error == null
+      ? { error: json }
+      : json;
+  return APIError.generate(
+    response.status,
+    body as object | undefined,
+    json ? undefined : text,
+    response.headers,
+  );
+}
+
+/** As the SDK reads a successful answer: JSON when the media type says so, else text. */
+function parseBody(response: Response, text: string): unknown {
+  const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (!mediaType?.includes('application/json') && !mediaType?.endsWith('+json')) return text;
+  return text === '' ? undefined : (JSON.parse(text) as unknown);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

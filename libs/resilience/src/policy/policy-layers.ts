@@ -64,13 +64,8 @@ export class TimeoutLayer extends Layer {
       else signal.addEventListener('abort', stop, { once: true });
     });
     try {
-      let call: PromiseLike<T> | T;
-      try {
-        call = fn({ signal: inner.signal });
-      } catch (error) {
-        call = Promise.reject(error as Error);
-      }
-      return await Promise.race([call, cut]);
+      // A synchronous throw lands in the catch below, as a rejection would.
+      return await Promise.race([fn({ signal: inner.signal }), cut]);
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
       // A call that rejects on abort can win the race with its own AbortError; the inner

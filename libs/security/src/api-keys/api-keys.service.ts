@@ -9,7 +9,12 @@ import { IsNull, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { Principal, Role } from '../auth/principal';
 import { actorOf } from '../auth/principal';
-import { generateApiKey, parseApiKey, verifyApiKeySecret } from '../credentials/api-key';
+import {
+  decodeApiKeySecretHash,
+  generateApiKey,
+  parseApiKey,
+  verifyApiKeySecretDigest,
+} from '../credentials/api-key';
 import { isUniqueViolation } from '../persistence/unique-violation';
 import { decodeApiKeyCursor, encodeApiKeyCursor } from './api-key-page-cursor';
 import type { ApiKeyScope } from './api-key-scopes';
@@ -57,7 +62,8 @@ interface CachedApiKey {
   readonly id: string;
   readonly tenantId: string;
   readonly userId: string;
-  readonly secretHash: string;
+  /** The stored SHA-256 of the secret, decoded once. */
+  readonly secretDigest: Buffer;
   readonly roles: readonly Role[];
   readonly scopes: readonly string[];
   readonly expiresAtMs: number | null;
@@ -277,7 +283,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
     const parsed = parseApiKey(rawKey);
     if (parsed === undefined) return null;
     const key = await this.lookup(parsed.prefix);
-    if (key === null || !verifyApiKeySecret(parsed.secret, key.secretHash)) return null;
+    if (key === null || !verifyApiKeySecretDigest(parsed.secret, key.secretDigest)) return null;
     const now = this.clock.now();
     if (key.revoked || (key.expiresAtMs !== null && key.expiresAtMs <= now)) return null;
     this.noteUse(key, now, meta);
@@ -353,7 +359,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
       id: row.id,
       tenantId: row.tenantId,
       userId: row.userId,
-      secretHash: row.secretHash,
+      secretDigest: decodeApiKeySecretHash(row.secretHash),
       roles: Object.freeze([...row.roles]),
       scopes: Object.freeze([...row.scopes]),
       expiresAtMs: row.expiresAt?.getTime() ?? null,

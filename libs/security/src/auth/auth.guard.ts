@@ -9,32 +9,59 @@ import { AuditService } from '../audit/audit.service';
 import { AUTH_STRATEGY } from '../security.constants';
 import { Public, Roles, Scopes } from './auth.decorators';
 import { InsufficientRightsError, InvalidCredentialError } from './auth.errors';
-import type { Principal } from './principal';
+import { CredentialStrategy } from './credential-strategy';
+import type { Principal, Role } from './principal';
 import { actorOf } from './principal';
 
 type AuthenticatedRequest = FastifyRequest & { user?: Principal };
+
+/** A route's `@Public()`, `@Roles()` and `@Scopes()`, read once per handler and controller. */
+interface RouteAccess {
+  isPublic: boolean;
+  roles: Role[] | undefined;
+  scopes: string[] | undefined;
+}
 
 /**
  * The one global guard: every route needs a valid bearer JWT or API key unless it is
  * `@Public()`; then `@Roles()` (any of) and `@Scopes()` (all of, API keys only) are checked.
  * 401 for missing or bad credentials, 403 for insufficient rights; both are audited.
  * Register it with `{ provide: APP_GUARD, useExisting: AuthGuard }`.
+ *
+ * With the `CredentialStrategy` in reach (as in `SecurityModule`), the guard calls it
+ * directly, with passport's verdict rules (a thrown error or no principal goes through
+ * `handleRequest`), instead of through passport's per-request strategy dispatch; without it,
+ * through passport.
  */
 @Injectable()
 export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
+  /** Handler → controller → its access metadata. */
+  private readonly routes = new WeakMap<object, WeakMap<object, RouteAccess>>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly audit: AuditService,
     @Optional() private readonly contexts?: RequestContextService,
+    @Optional() private readonly credentials?: CredentialStrategy,
   ) {
     super();
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride(Public, targets)) return true;
-    await super.canActivate(context);
+    const access = this.accessOf(context);
+    if (access.isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (this.credentials) {
+      let principal: Principal | undefined;
+      try {
+        principal = await this.credentials.validate(request);
+      } catch (error) {
+        this.handleRequest(error, false, undefined, context);
+      }
+      request.user = this.handleRequest(null, principal ?? false, undefined, context);
+    } else {
+      await super.canActivate(context);
+    }
     const principal = request.user!;
     this.contexts?.assign({
       userId: principal.userId,
@@ -42,11 +69,10 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
       apiKeyId: principal.apiKeyId,
     });
 
-    const roles = this.reflector.getAllAndOverride(Roles, targets);
+    const { roles, scopes } = access;
     if (roles && !roles.some((role) => principal.roles.includes(role))) {
       this.deny(request, principal, `needs one of the roles ${roles.join(', ')}`);
     }
-    const scopes = this.reflector.getAllAndOverride(Scopes, targets);
     if (scopes && principal.scopes !== null) {
       const missing = scopes.filter((scope) => !principal.scopes!.includes(scope));
       if (missing.length > 0)
@@ -78,6 +104,27 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
       });
     }
     throw failure;
+  }
+
+  private accessOf(context: ExecutionContext): RouteAccess {
+    const handler = context.getHandler();
+    const classRef = context.getClass();
+    let byClass = this.routes.get(handler);
+    if (byClass === undefined) {
+      byClass = new WeakMap();
+      this.routes.set(handler, byClass);
+    }
+    let access = byClass.get(classRef);
+    if (access === undefined) {
+      const targets = [handler, classRef];
+      access = {
+        isPublic: Boolean(this.reflector.getAllAndOverride(Public, targets)),
+        roles: this.reflector.getAllAndOverride(Roles, targets),
+        scopes: this.reflector.getAllAndOverride(Scopes, targets),
+      };
+      byClass.set(classRef, access);
+    }
+    return access;
   }
 
   private deny(request: AuthenticatedRequest, principal: Principal, reason: string): never {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * API keys look like `keel_<prefix>_<secret>`:
@@ -64,7 +64,7 @@ function bytesToBase62(bytes: Buffer, length: number): string {
  * without making a leaked hash any harder to reverse.
  */
 function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 export function generateApiKey(): GeneratedApiKey {
@@ -90,11 +90,24 @@ export function parseApiKey(value: unknown): ParsedApiKey | undefined {
  * stored value that is not 64 hex characters never matches (and never throws).
  */
 export function verifyApiKeySecret(secret: string, storedHash: string): boolean {
-  if (typeof secret !== 'string' || typeof storedHash !== 'string') return false;
-  const actual = hashSecret(secret);
-  const expected = SHA256_HEX_PATTERN.test(storedHash)
+  if (typeof storedHash !== 'string') return false;
+  return verifyApiKeySecretDigest(secret, decodeApiKeySecretHash(storedHash));
+}
+
+/**
+ * A stored SHA-256 hex as the digest `verifyApiKeySecretDigest` compares against; empty (it
+ * never matches) unless it is 64 hex characters. Decode once per stored key, not per request.
+ */
+export function decodeApiKeySecretHash(storedHash: string): Buffer {
+  return typeof storedHash === 'string' && SHA256_HEX_PATTERN.test(storedHash)
     ? Buffer.from(storedHash, 'hex')
     : Buffer.alloc(0);
+}
+
+/** `verifyApiKeySecret` against a digest from `decodeApiKeySecretHash`; constant time. */
+export function verifyApiKeySecretDigest(secret: string, expected: Buffer): boolean {
+  if (typeof secret !== 'string') return false;
+  const actual = hashSecret(secret);
   // timingSafeEqual throws on different lengths; compare against itself so the time is the same.
   if (expected.length !== actual.length) {
     timingSafeEqual(actual, actual);

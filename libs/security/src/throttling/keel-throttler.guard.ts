@@ -8,7 +8,15 @@ import {
   normalizeIp,
   ThrottlerGuard,
 } from '@nestjs/throttler';
-import type { ThrottlerModuleOptions, ThrottlerRequest, ThrottlerStorage } from '@nestjs/throttler';
+import type {
+  Resolvable,
+  ThrottlerGenerateKeyFunction,
+  ThrottlerGetTrackerFunction,
+  ThrottlerModuleOptions,
+  ThrottlerOptions,
+  ThrottlerRequest,
+  ThrottlerStorage,
+} from '@nestjs/throttler';
 
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../auth/principal';
@@ -17,6 +25,7 @@ import { RateLimitExceededError } from './errors/rate-limit-exceeded.error';
 import { RateLimitUnavailableError } from './errors/rate-limit-unavailable.error';
 import { resolveKeelThrottlerOptions } from './keel-throttler-options';
 import type { KeelThrottlerOptions, ResolvedKeelThrottlerOptions } from './keel-throttler-options';
+import { SlidingWindowThrottlerStorage } from './sliding-window-throttler.storage';
 import { KEEL_THROTTLER_OPTIONS } from './throttling.constants';
 
 /** What the guard reads of a (Fastify) request. */
@@ -48,6 +57,29 @@ interface RequestThrottleState {
   denial?: Denial;
 }
 
+/** One throttler as it applies to one route: its decorators' values, read once. */
+interface RouteThrottler {
+  throttler: ThrottlerOptions & { name: string };
+  /** `@SkipThrottle({ <name>: true })`. */
+  skip: boolean;
+  skipIf: ((context: ExecutionContext) => boolean) | undefined;
+  limit: Resolvable<number>;
+  ttl: Resolvable<number>;
+  /** Undefined: the resolved ttl. */
+  blockDuration: Resolvable<number> | undefined;
+  getTracker: ThrottlerGetTrackerFunction;
+  generateKey: ThrottlerGenerateKeyFunction;
+}
+
+/** What the guard needs of a route's metadata, read once per handler and controller. */
+interface RouteThrottling {
+  /** A plain `@SkipThrottle()`. */
+  skipAll: boolean;
+  throttlers: RouteThrottler[];
+  /** Throttlers the route or controller overrides with `@Throttle()`: their own buckets. */
+  overridden: ReadonlySet<string>;
+}
+
 /**
  * @nestjs/throttler keeps the route's `@Throttle()` values under these metadata keys
  * (not exported from its package root).
@@ -55,6 +87,9 @@ interface RequestThrottleState {
 const THROTTLER_SKIP_KEY = 'THROTTLER:SKIP';
 const THROTTLER_LIMIT = 'THROTTLER:LIMIT';
 const THROTTLER_TTL = 'THROTTLER:TTL';
+const THROTTLER_BLOCK_DURATION = 'THROTTLER:BLOCK_DURATION';
+const THROTTLER_TRACKER = 'THROTTLER:TRACKER';
+const THROTTLER_KEY_GENERATOR = 'THROTTLER:KEY_GENERATOR';
 
 /**
  * `ThrottlerGuard` with Keel's policy:
@@ -69,6 +104,10 @@ const THROTTLER_TTL = 'THROTTLER:TTL';
  * - on denial records `rate_limit.exceeded` (at most once per caller, throttler and
  *   window per replica) and throws `RateLimitExceededError`;
  * - a storage that throws never becomes a 500 (see `KeelThrottlerOptions.onStoreError`).
+ *
+ * It applies the base guard's rules (`@SkipThrottle`, `@Throttle` overrides, `skipIf`,
+ * resolvable limits, per-route trackers and key generators) itself, with each route's
+ * metadata read once instead of a dozen reflector lookups per request.
  */
 @Injectable()
 export class KeelThrottlerGuard extends ThrottlerGuard {
@@ -77,6 +116,10 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
   /** Remembers recent audit records so that hammering writes one event per window. */
   private readonly audited: MemoryRateLimitStore;
   private storeFailing = false;
+  /** The base guard's bound `getTracker`, when it is this class's own: called synchronously. */
+  private defaultTracker: ThrottlerGetTrackerFunction | undefined;
+  /** Handler → controller → its metadata (a handler may be inherited by several controllers). */
+  private readonly routes = new WeakMap<object, WeakMap<object, RouteThrottling>>();
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -95,31 +138,58 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
     });
   }
 
+  override async onModuleInit(): Promise<void> {
+    await super.onModuleInit();
+    const configured = Array.isArray(this.options) ? undefined : this.options.getTracker;
+    if (configured === undefined && this.getTracker === KeelThrottlerGuard.prototype.getTracker) {
+      this.defaultTracker = this.commonOptions.getTracker;
+    }
+  }
+
   /**
    * A plain `@SkipThrottle()` marks the throttler named `default`; Keel's throttlers are
    * named, so it is read as "skip every limit" (`@SkipThrottle({ burst: true })` still
    * skips one).
    */
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    const skipAll = this.reflector.getAllAndOverride<boolean | undefined>(
-      `${THROTTLER_SKIP_KEY}default`,
-      [context.getHandler(), context.getClass()],
-    );
-    return skipAll === true || (await super.shouldSkip(context));
+    return this.routeOf(context).skipAll || (await super.shouldSkip(context));
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (await this.shouldSkip(context)) return true;
     const { req, res } = this.getRequestResponse(context);
     const state: RequestThrottleState = { policies: [], usages: [] };
     this.states.set(req, state);
+    let allowed = true;
     try {
-      await super.canActivate(context);
+      for (const route of this.routeOf(context).throttlers) {
+        if (route.skip || route.skipIf?.(context)) continue;
+        const { name } = route.throttler;
+        // Awaited only when a function gave a promise: most limits are plain numbers.
+        let limit = resolve(context, route.limit);
+        if (typeof limit === 'object') limit = await limit;
+        let ttl = resolve(context, route.ttl);
+        if (typeof ttl === 'object') ttl = await ttl;
+        ttl = toNumber(ttl, 'ttl', name);
+        let blockDuration = resolve(context, route.blockDuration ?? ttl);
+        if (typeof blockDuration === 'object') blockDuration = await blockDuration;
+        const passed = await this.handleRequest({
+          context,
+          limit: toNumber(limit, 'limit', name),
+          ttl,
+          throttler: route.throttler,
+          blockDuration: toNumber(blockDuration, 'blockDuration', name),
+          getTracker: route.getTracker,
+          generateKey: route.generateKey,
+        });
+        allowed &&= passed;
+      }
     } finally {
       this.states.delete(req);
     }
     this.writeHeaders(res, state);
     if (state.denial !== undefined) throw state.denial.error;
-    return true;
+    return allowed;
   }
 
   /** Called by the base guard once per throttler that applies to the route. */
@@ -142,11 +212,16 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
     // Already denied by a shorter window: list the policy, spend none of this quota.
     if (state.denial !== undefined) return true;
 
-    const tracker = await getTracker(req, context);
+    const tracker =
+      getTracker === this.defaultTracker ? this.trackerOf(request) : await getTracker(req, context);
     const key = generateKey(context, tracker, name);
     let record: Awaited<ReturnType<ThrottlerStorage['increment']>>;
     try {
-      record = await this.storageService.increment(key, ttl, limit, blockDuration, name);
+      const storage = this.storageService;
+      record =
+        (storage instanceof SlidingWindowThrottlerStorage
+          ? storage.incrementNow(key, ttl, limit, blockDuration, name)
+          : undefined) ?? (await storage.increment(key, ttl, limit, blockDuration, name));
     } catch (error) {
       return this.onStoreError(state, name, limit, error);
     }
@@ -174,14 +249,13 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
 
   /** The caller: its API key, its user, or its (proxy-aware, normalised) IP. */
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
-    const { user, ip } = req as unknown as ThrottledRequest;
-    if (user?.kind === 'api-key' && user.apiKeyId !== undefined) {
-      return Promise.resolve(`key:${user.apiKeyId}`);
-    }
-    if (user !== undefined) return Promise.resolve(`user:${user.userId}`);
-    return Promise.resolve(
-      `ip:${ip === undefined ? 'unknown' : normalizeIp(ip, this.ipv6SubnetPrefix)}`,
-    );
+    return Promise.resolve(this.trackerOf(req as unknown as ThrottledRequest));
+  }
+
+  private trackerOf({ user, ip }: ThrottledRequest): string {
+    if (user?.kind === 'api-key' && user.apiKeyId !== undefined) return `key:${user.apiKeyId}`;
+    if (user !== undefined) return `user:${user.userId}`;
+    return `ip:${ip === undefined ? 'unknown' : normalizeIp(ip, this.ipv6SubnetPrefix)}`;
   }
 
   /**
@@ -190,12 +264,60 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
    * neither shares nor truncates the caller's default window.
    */
   protected override generateKey(context: ExecutionContext, tracker: string, name: string): string {
-    const targets = [context.getHandler(), context.getClass()];
-    const overridden =
-      this.reflector.getAllAndOverride<unknown>(THROTTLER_LIMIT + name, targets) !== undefined ||
-      this.reflector.getAllAndOverride<unknown>(THROTTLER_TTL + name, targets) !== undefined;
-    if (!overridden) return tracker;
+    if (!this.routeOf(context).overridden.has(name)) return tracker;
     return `${context.getClass().name}.${context.getHandler().name}:${tracker}`;
+  }
+
+  /** The route's throttling metadata, read on its first request. */
+  private routeOf(context: ExecutionContext): RouteThrottling {
+    const handler = context.getHandler();
+    const classRef = context.getClass();
+    let byClass = this.routes.get(handler);
+    if (byClass === undefined) {
+      byClass = new WeakMap();
+      this.routes.set(handler, byClass);
+    }
+    let route = byClass.get(classRef);
+    if (route === undefined) {
+      route = this.readRoute(handler, classRef);
+      byClass.set(classRef, route);
+    }
+    return route;
+  }
+
+  private readRoute(handler: object, classRef: object): RouteThrottling {
+    const targets = [handler, classRef] as Parameters<Reflector['getAllAndOverride']>[1];
+    const read = <T>(key: string): T | undefined =>
+      this.reflector.getAllAndOverride<T | undefined>(key, targets);
+    const overridden = new Set<string>();
+    const throttlers = (this.throttlers ?? []).map((options): RouteThrottler => {
+      const name = options.name ?? 'default';
+      const limit = read<Resolvable<number>>(THROTTLER_LIMIT + name);
+      const ttl = read<Resolvable<number>>(THROTTLER_TTL + name);
+      if (limit !== undefined || ttl !== undefined) overridden.add(name);
+      return {
+        throttler: { ...options, name },
+        skip: Boolean(read<boolean>(THROTTLER_SKIP_KEY + name)),
+        skipIf: options.skipIf ?? this.commonOptions.skipIf,
+        limit: limit ?? options.limit,
+        ttl: ttl ?? options.ttl,
+        blockDuration:
+          read<Resolvable<number>>(THROTTLER_BLOCK_DURATION + name) ?? options.blockDuration,
+        getTracker:
+          read<ThrottlerGetTrackerFunction>(THROTTLER_TRACKER + name) ??
+          options.getTracker ??
+          this.commonOptions.getTracker!,
+        generateKey:
+          read<ThrottlerGenerateKeyFunction>(THROTTLER_KEY_GENERATOR + name) ??
+          options.generateKey ??
+          this.commonOptions.generateKey!,
+      };
+    });
+    return {
+      skipAll: read<boolean>(`${THROTTLER_SKIP_KEY}default`) === true,
+      throttlers,
+      overridden,
+    };
   }
 
   private onStoreError(
@@ -296,4 +418,19 @@ function mostRestrictive(usages: readonly ThrottlerUsage[]): ThrottlerUsage | un
 function headerOf(request: ThrottledRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+function resolve(context: ExecutionContext, value: Resolvable<number>): number | Promise<number> {
+  return typeof value === 'function' ? value(context) : value;
+}
+
+/** As @nestjs/throttler reads a limit, ttl or block duration (numeric strings accepted). */
+function toNumber(value: unknown, option: string, throttler: string): number {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof number !== 'number' || Number.isNaN(number)) {
+    throw new Error(
+      `Invalid "${option}" for the "${throttler}" throttler: expected a number, got ${JSON.stringify(value)}.`,
+    );
+  }
+  return number;
 }

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 
-import { RateLimitStore } from '../rate-limit';
+import { MemoryRateLimitStore, RateLimitStore } from '../rate-limit';
+import type { RateLimitResult } from '../rate-limit';
 
 /** `@nestjs/throttler` does not export its record type from the package root. */
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
@@ -31,14 +32,43 @@ export class SlidingWindowThrottlerStorage implements ThrottlerStorage {
     _blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    const { allowed, count, resetMs } = await this.store.hit(`${throttlerName}:${key}`, limit, ttl);
-    const seconds = Math.ceil(resetMs / 1000);
-    return {
-      // A denied hit reports one past the limit, as the default storage does.
-      totalHits: allowed ? count : limit + 1,
-      timeToExpire: seconds,
-      isBlocked: !allowed,
-      timeToBlockExpire: seconds,
-    };
+    return toRecord(await this.store.hit(`${throttlerName}:${key}`, limit, ttl), limit);
   }
+
+  /**
+   * `increment` without a promise when the store answers synchronously (the in-memory
+   * store); `undefined` for a store that must be awaited (Redis). Throws as `increment`
+   * rejects.
+   */
+  incrementNow(
+    key: string,
+    ttl: number,
+    limit: number,
+    _blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord | undefined {
+    const { store } = this;
+    // Only the plain in-memory store: a subclass may change what `hit` does.
+    if (
+      !(store instanceof MemoryRateLimitStore) ||
+      store.hit !== MemoryRateLimitStore.prototype.hit
+    ) {
+      return undefined;
+    }
+    return toRecord(store.hitSync(`${throttlerName}:${key}`, limit, ttl), limit);
+  }
+}
+
+function toRecord(
+  { allowed, count, resetMs }: RateLimitResult,
+  limit: number,
+): ThrottlerStorageRecord {
+  const seconds = Math.ceil(resetMs / 1000);
+  return {
+    // A denied hit reports one past the limit, as the default storage does.
+    totalHits: allowed ? count : limit + 1,
+    timeToExpire: seconds,
+    isBlocked: !allowed,
+    timeToBlockExpire: seconds,
+  };
 }
