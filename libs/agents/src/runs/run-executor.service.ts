@@ -361,6 +361,7 @@ export class RunExecutor {
         signal: context.signal,
         tenantId,
         runId: run.id,
+        toolCallId: call.id,
       });
     const traced = () =>
       this.telemetry ? this.telemetry.executeTool({ id: call.id, name }, callTool) : callTool();

@@ -12,7 +12,7 @@ import type { GatewayCompletion } from '../gateway/gateway.service';
 import { GatewayService } from '../gateway/gateway.service';
 import type { ChatCompletion } from '../providers/chat.types';
 import { AgentTool } from '../tools/tool.decorator';
-import type { AgentToolHandler } from '../tools/tool.types';
+import type { AgentToolHandler, ToolCallContext } from '../tools/tool.types';
 import { ToolsModule } from '../tools/tools.module';
 import { RunExecutor } from './run-executor.service';
 import type { AgentRun, AgentRunStep, NewRunStep, RunStore } from './run.types';
@@ -33,8 +33,12 @@ class RateTool implements AgentToolHandler<z.output<typeof rateInput>, unknown> 
 
   constructor(@Optional() private readonly requestContext?: RequestContextService) {}
 
-  execute(input: z.output<typeof rateInput>): Promise<unknown> {
+  /** The run and tool call ids each execution was given. */
+  readonly calls: { runId?: string; toolCallId?: string }[] = [];
+
+  execute(input: z.output<typeof rateInput>, context: ToolCallContext): Promise<unknown> {
     this.executions += 1;
+    this.calls.push({ runId: context.runId, toolCallId: context.toolCallId });
     this.contexts.push(this.requestContext?.get() && { ...this.requestContext.get()! });
     return Promise.resolve({ ...input, rate: 1.25 });
   }
@@ -247,5 +251,9 @@ describe('RunExecutor with registered tools', () => {
       },
     ]);
     expect(contexts.get()).toBeUndefined();
+    // The tool is told which call it runs, to make side effects safe to repeat.
+    expect(moduleRef.get(RateTool).calls).toEqual([
+      { runId: 'run-3', toolCallId: expect.stringMatching(/^call_/) },
+    ]);
   });
 });

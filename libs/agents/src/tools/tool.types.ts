@@ -6,6 +6,12 @@ export interface ToolCallContext {
   readonly signal: AbortSignal;
   readonly tenantId: string;
   readonly runId?: string;
+  /**
+   * The model's id for this call, stable across retries of the same step: a tool with side
+   * effects can key them on `runId` + `toolCallId`, so a call re-run after its worker died
+   * (its result was never stored) does not act twice.
+   */
+  readonly toolCallId?: string;
 }
 
 /** A provider class decorated with `@AgentTool`. */
