@@ -10,6 +10,7 @@ import { AUTH_STRATEGY } from '../security.constants';
 import { Public, Roles, Scopes } from './auth.decorators';
 import { InsufficientRightsError, InvalidCredentialError } from './auth.errors';
 import { CredentialStrategy } from './credential-strategy';
+import { PerRoute } from './per-route';
 import type { Principal, Role } from './principal';
 import { actorOf } from './principal';
 
@@ -35,8 +36,14 @@ interface RouteAccess {
  */
 @Injectable()
 export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
-  /** Handler → controller → its access metadata. */
-  private readonly routes = new WeakMap<object, WeakMap<object, RouteAccess>>();
+  private readonly access = new PerRoute<RouteAccess>((handler, controller) => {
+    const targets = [handler, controller] as Parameters<Reflector['getAllAndOverride']>[1];
+    return {
+      isPublic: Boolean(this.reflector.getAllAndOverride(Public, targets)),
+      roles: this.reflector.getAllAndOverride(Roles, targets),
+      scopes: this.reflector.getAllAndOverride(Scopes, targets),
+    };
+  });
 
   constructor(
     private readonly reflector: Reflector,
@@ -48,7 +55,7 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const access = this.accessOf(context);
+    const access = this.access.of(context);
     if (access.isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (this.credentials) {
@@ -104,27 +111,6 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
       });
     }
     throw failure;
-  }
-
-  private accessOf(context: ExecutionContext): RouteAccess {
-    const handler = context.getHandler();
-    const classRef = context.getClass();
-    let byClass = this.routes.get(handler);
-    if (byClass === undefined) {
-      byClass = new WeakMap();
-      this.routes.set(handler, byClass);
-    }
-    let access = byClass.get(classRef);
-    if (access === undefined) {
-      const targets = [handler, classRef];
-      access = {
-        isPublic: Boolean(this.reflector.getAllAndOverride(Public, targets)),
-        roles: this.reflector.getAllAndOverride(Roles, targets),
-        scopes: this.reflector.getAllAndOverride(Scopes, targets),
-      };
-      byClass.set(classRef, access);
-    }
-    return access;
   }
 
   private deny(request: AuthenticatedRequest, principal: Principal, reason: string): never {

@@ -19,6 +19,7 @@ import type {
 } from '@nestjs/throttler';
 
 import { AuditService } from '../audit/audit.service';
+import { PerRoute } from '../auth/per-route';
 import type { Principal } from '../auth/principal';
 import { MemoryRateLimitStore } from '../rate-limit/memory-rate-limit.store';
 import { RateLimitExceededError } from './errors/rate-limit-exceeded.error';
@@ -118,8 +119,10 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
   private storeFailing = false;
   /** The base guard's bound `getTracker`, when it is this class's own: called synchronously. */
   private defaultTracker: ThrottlerGetTrackerFunction | undefined;
-  /** Handler → controller → its metadata (a handler may be inherited by several controllers). */
-  private readonly routes = new WeakMap<object, WeakMap<object, RouteThrottling>>();
+  /** The route's throttling metadata, read on its first request. */
+  private readonly routes = new PerRoute<RouteThrottling>((handler, controller) =>
+    this.readRoute(handler, controller),
+  );
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -152,7 +155,7 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
    * skips one).
    */
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    return this.routeOf(context).skipAll || (await super.shouldSkip(context));
+    return this.routes.of(context).skipAll || (await super.shouldSkip(context));
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -162,7 +165,7 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
     this.states.set(req, state);
     let allowed = true;
     try {
-      for (const route of this.routeOf(context).throttlers) {
+      for (const route of this.routes.of(context).throttlers) {
         if (route.skip || route.skipIf?.(context)) continue;
         const { name } = route.throttler;
         // Awaited only when a function gave a promise: most limits are plain numbers.
@@ -264,25 +267,8 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
    * neither shares nor truncates the caller's default window.
    */
   protected override generateKey(context: ExecutionContext, tracker: string, name: string): string {
-    if (!this.routeOf(context).overridden.has(name)) return tracker;
+    if (!this.routes.of(context).overridden.has(name)) return tracker;
     return `${context.getClass().name}.${context.getHandler().name}:${tracker}`;
-  }
-
-  /** The route's throttling metadata, read on its first request. */
-  private routeOf(context: ExecutionContext): RouteThrottling {
-    const handler = context.getHandler();
-    const classRef = context.getClass();
-    let byClass = this.routes.get(handler);
-    if (byClass === undefined) {
-      byClass = new WeakMap();
-      this.routes.set(handler, byClass);
-    }
-    let route = byClass.get(classRef);
-    if (route === undefined) {
-      route = this.readRoute(handler, classRef);
-      byClass.set(classRef, route);
-    }
-    return route;
   }
 
   private readRoute(handler: object, classRef: object): RouteThrottling {
