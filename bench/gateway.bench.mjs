@@ -167,6 +167,8 @@ async function startKeel(dir, upstream) {
     LLM_MODEL_ALIASES: JSON.stringify({ bench: [{ provider: 'fake', model: UPSTREAM_MODEL }] }),
     // Every request goes upstream; what the response cache saves is another question.
     GATEWAY_CACHE: 'off',
+    // No load balancer to drain for: stop at once (and exit in time to write a --cpu-prof).
+    SHUTDOWN_DRAIN_DELAY_MS: '0',
   };
   const env = keelEnv(dir, port, gatewayEnv);
   // BENCH_KEEL_NODE_ARGS: extra Node flags for Keel only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
