@@ -38,12 +38,11 @@ import { PriceTable } from '../usage/price-table';
 import type { UsageDatabase } from '../usage/testing/usage-databases';
 import { createUsageDatabase } from '../usage/testing/usage-databases';
 import { UsageRecorderService } from '../usage/usage-recorder.service';
-import { DuplicateRunStepError } from './errors/duplicate-run-step.error';
 import { RunExecutor } from './run-executor.service';
 import { RunTelemetry } from './run-telemetry';
-import { TERMINAL_RUN_STATUSES } from './run.types';
-import type { AgentRun, AgentRunStep, NewRunStep, RunStatus, RunStore } from './run.types';
+import type { NewRunStep } from './run.types';
 import { MAX_STEPS_REACHED, RUN_STORE } from './runs.constants';
+import { MemoryRunStore } from './testing/memory-run-store';
 
 const TENANT = 'tenant-1';
 const BROKE_TENANT = 'tenant-broke';
@@ -54,115 +53,6 @@ class FakeClock implements Clock {
   constructor(public time: number) {}
   now(): number {
     return this.time;
-  }
-}
-
-/** The persistence port in memory: seq per run, one step per tool call id, like `RunsService`. */
-class MemoryRunStore implements RunStore {
-  readonly runs = new Map<string, AgentRun>();
-  readonly stored: AgentRunStep[] = [];
-
-  constructor(private readonly clock: Clock) {}
-
-  add(run: Partial<AgentRun> & { id: string }): void {
-    this.runs.set(run.id, {
-      tenantId: TENANT,
-      agentId: 'agent-1',
-      status: 'queued',
-      input: [{ role: 'user', content: 'Look up a and b' }],
-      output: null,
-      error: null,
-      idempotencyKey: null,
-      cancelRequested: false,
-      stepCount: 0,
-      inputTokens: 0,
-      outputTokens: 0,
-      costMicros: 0,
-      createdAt: new Date(this.clock.now()),
-      startedAt: null,
-      finishedAt: null,
-      ...run,
-    });
-  }
-
-  /** What a worker that stopped midway left behind. */
-  seed(tenantId: string, runId: string, steps: NewRunStep[]): void {
-    for (const step of steps) this.store(tenantId, runId, step);
-  }
-
-  steps(tenantId: string, runId: string): Promise<AgentRunStep[]> {
-    this.find(tenantId, runId);
-    return Promise.resolve(structuredClone(this.stored.filter((step) => step.runId === runId)));
-  }
-
-  get(tenantId: string, runId: string): Promise<AgentRun> {
-    return Promise.resolve(structuredClone(this.find(tenantId, runId)));
-  }
-
-  markRunning(tenantId: string, runId: string): Promise<boolean> {
-    const run = this.find(tenantId, runId);
-    if (TERMINAL_RUN_STATUSES.includes(run.status)) return Promise.resolve(false);
-    run.status = 'running';
-    run.startedAt ??= new Date(this.clock.now());
-    return Promise.resolve(true);
-  }
-
-  appendStep(tenantId: string, runId: string, step: NewRunStep): Promise<AgentRunStep> {
-    // A duplicate's throw becomes a rejection, as from the database.
-    return new Promise((resolve) => resolve(structuredClone(this.store(tenantId, runId, step))));
-  }
-
-  finish(
-    tenantId: string,
-    runId: string,
-    status: Exclude<RunStatus, 'queued' | 'running'>,
-    result: { output?: string | null; error?: string | null },
-  ): Promise<boolean> {
-    const run = this.find(tenantId, runId);
-    if (TERMINAL_RUN_STATUSES.includes(run.status)) return Promise.resolve(false);
-    Object.assign(run, {
-      status,
-      output: result.output ?? null,
-      error: result.error ?? null,
-      finishedAt: new Date(this.clock.now()),
-    });
-    return Promise.resolve(true);
-  }
-
-  isCancelRequested(tenantId: string, runId: string): Promise<boolean> {
-    return Promise.resolve(this.find(tenantId, runId).cancelRequested);
-  }
-
-  private store(tenantId: string, runId: string, step: NewRunStep): AgentRunStep {
-    const run = this.find(tenantId, runId);
-    const steps = this.stored.filter((stored) => stored.runId === runId);
-    if (
-      step.kind === 'tool' &&
-      steps.some((stored) => stored.kind === 'tool' && stored.toolCallId === step.toolCallId)
-    ) {
-      throw new DuplicateRunStepError(runId, step.toolCallId ?? '');
-    }
-    const seq = steps.length + 1;
-    const stored: AgentRunStep = {
-      ...structuredClone(step),
-      id: `${runId}-step-${seq}`,
-      seq,
-      runId,
-      tenantId,
-      createdAt: new Date(this.clock.now()),
-    };
-    this.stored.push(stored);
-    run.stepCount = seq;
-    run.inputTokens += step.inputTokens;
-    run.outputTokens += step.outputTokens;
-    run.costMicros += step.costMicros;
-    return stored;
-  }
-
-  private find(tenantId: string, runId: string): AgentRun {
-    const run = this.runs.get(runId);
-    if (!run || run.tenantId !== tenantId) throw new Error(`No run ${runId}`);
-    return run;
   }
 }
 
@@ -283,7 +173,7 @@ describe('RunExecutor', () => {
   beforeEach(async () => {
     fake.reset();
     clock = new FakeClock(T0);
-    store = new MemoryRunStore(clock);
+    store = new MemoryRunStore(clock, { input: [{ role: 'user', content: 'Look up a and b' }] });
     agent = Object.assign(new (class {})() as AgentDefinitionEntity, {
       id: 'agent-1',
       tenantId: TENANT,

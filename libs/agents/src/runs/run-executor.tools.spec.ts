@@ -15,8 +15,8 @@ import { AgentTool } from '../tools/tool.decorator';
 import type { AgentToolHandler, ToolCallContext } from '../tools/tool.types';
 import { ToolsModule } from '../tools/tools.module';
 import { RunExecutor } from './run-executor.service';
-import type { AgentRun, AgentRunStep, NewRunStep, RunStore } from './run.types';
 import { RUN_STORE } from './runs.constants';
+import { MemoryRunStore } from './testing/memory-run-store';
 
 const TENANT = 'tenant-1';
 const T0 = Date.UTC(2026, 0, 1);
@@ -51,81 +51,6 @@ class RateToolModule {}
 @Global()
 @Module({ providers: [RequestContextService], exports: [RequestContextService] })
 class ContextModule {}
-
-/** Just enough of `RunsService` for one run at a time. */
-class MemoryRunStore implements RunStore {
-  readonly runs = new Map<string, AgentRun>();
-  readonly steps_: AgentRunStep[] = [];
-
-  add(id: string): void {
-    this.runs.set(id, {
-      id,
-      tenantId: TENANT,
-      agentId: 'agent-1',
-      status: 'queued',
-      input: [{ role: 'user', content: 'EUR to USD?' }],
-      output: null,
-      error: null,
-      idempotencyKey: null,
-      cancelRequested: false,
-      stepCount: 0,
-      inputTokens: 0,
-      outputTokens: 0,
-      costMicros: 0,
-      createdAt: new Date(T0),
-      startedAt: null,
-      finishedAt: null,
-    });
-  }
-
-  get(_tenantId: string, runId: string): Promise<AgentRun> {
-    return Promise.resolve(structuredClone(this.runs.get(runId)!));
-  }
-
-  steps(_tenantId: string, runId: string): Promise<AgentRunStep[]> {
-    return Promise.resolve(structuredClone(this.steps_.filter((step) => step.runId === runId)));
-  }
-
-  markRunning(_tenantId: string, runId: string): Promise<boolean> {
-    const run = this.runs.get(runId)!;
-    run.status = 'running';
-    run.startedAt ??= new Date(T0);
-    return Promise.resolve(true);
-  }
-
-  appendStep(tenantId: string, runId: string, step: NewRunStep): Promise<AgentRunStep> {
-    const run = this.runs.get(runId)!;
-    run.stepCount += 1;
-    const stored = {
-      ...structuredClone(step),
-      id: `${runId}-${run.stepCount}`,
-      seq: run.stepCount,
-      runId,
-      tenantId,
-      createdAt: new Date(T0),
-    };
-    this.steps_.push(stored);
-    return Promise.resolve(stored);
-  }
-
-  finish(
-    _tenantId: string,
-    runId: string,
-    status: AgentRun['status'],
-    result: { output?: string | null; error?: string | null },
-  ): Promise<boolean> {
-    Object.assign(this.runs.get(runId)!, {
-      status,
-      output: result.output ?? null,
-      error: result.error ?? null,
-    });
-    return Promise.resolve(true);
-  }
-
-  isCancelRequested(): Promise<boolean> {
-    return Promise.resolve(false);
-  }
-}
 
 /** Asks for `rate` until the conversation holds a tool result, then answers. */
 function fakeGateway(): Pick<GatewayService, 'complete'> {
@@ -169,10 +94,11 @@ function fakeGateway(): Pick<GatewayService, 'complete'> {
 
 describe('RunExecutor with registered tools', () => {
   let moduleRef: TestingModule;
+  const clock: Clock = { now: () => T0 };
   let store: MemoryRunStore;
 
   beforeEach(async () => {
-    store = new MemoryRunStore();
+    store = new MemoryRunStore(clock, { input: [{ role: 'user', content: 'EUR to USD?' }] });
     const agent = {
       id: 'agent-1',
       tenantId: TENANT,
@@ -191,7 +117,7 @@ describe('RunExecutor with registered tools', () => {
         { provide: RUN_STORE, useValue: store },
         { provide: AgentDefinitionsService, useValue: { get: () => Promise.resolve(agent) } },
         { provide: GatewayService, useValue: fakeGateway() },
-        { provide: Clock, useValue: { now: () => T0 } },
+        { provide: Clock, useValue: clock },
       ],
     }).compile();
     await moduleRef.init();
@@ -201,8 +127,8 @@ describe('RunExecutor with registered tools', () => {
 
   it('stores a tool step with cacheHit true when the result came from the cache', async () => {
     const executor = moduleRef.get(RunExecutor);
-    store.add('run-1');
-    store.add('run-2');
+    store.add({ id: 'run-1' });
+    store.add({ id: 'run-2' });
 
     await expect(executor.execute(TENANT, 'run-1')).resolves.toMatchObject({
       status: 'succeeded',
@@ -211,7 +137,7 @@ describe('RunExecutor with registered tools', () => {
       status: 'succeeded',
     });
 
-    const toolSteps = store.steps_.filter((step) => step.kind === 'tool');
+    const toolSteps = store.stored.filter((step) => step.kind === 'tool');
     expect(
       toolSteps.map(({ runId, status, cacheHit, result }) => ({ runId, status, cacheHit, result })),
     ).toEqual([
@@ -234,7 +160,7 @@ describe('RunExecutor with registered tools', () => {
   it('runs each execution in a log context of its own: run id, step, tool call id', async () => {
     const executor = moduleRef.get(RunExecutor);
     const contexts = moduleRef.get(RequestContextService);
-    store.add('run-3');
+    store.add({ id: 'run-3' });
 
     // Enqueued from a request: the run keeps its request id, not its user or API key.
     await contexts.run({ requestId: 'req-1', userId: 'user-1', tenantId: TENANT }, () =>
