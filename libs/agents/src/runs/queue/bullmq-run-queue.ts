@@ -15,6 +15,7 @@ import type { ResolvedBullMqRunQueueOptions, RunJobData } from './bullmq-run-que
 import { RUN_JOB_NAME, RUN_QUEUE_NAME, RUN_WORKER } from './bullmq-run-queue.options';
 import { RunJobProcessor } from './run-job.processor';
 import { RunQueue } from './run-queue';
+import { TIMED_OUT, within } from './within';
 
 /** Injection token of the resolved `BullMqRunQueueOptions`. */
 export const BULLMQ_RUN_QUEUE_OPTIONS = Symbol('BULLMQ_RUN_QUEUE_OPTIONS');
@@ -67,23 +68,16 @@ export class BullMqRunQueue extends RunQueue implements OnApplicationShutdown {
   }
 
   async enqueue(tenantId: string, runId: string): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
-        ENQUEUE_TIMEOUT_MS,
-      );
-    });
-    try {
-      // An add with the id of a job that exists (waiting, active, delayed) is a no-op.
-      await Promise.race([
-        this.queue.add(RUN_JOB_NAME, { tenantId, runId }, { ...JOB_OPTIONS, jobId: runId }),
-        timeout,
-      ]);
-      return true;
-    } finally {
-      clearTimeout(timer);
+    // An add with the id of a job that exists (waiting, active, delayed) is a no-op.
+    const added = this.queue.add(
+      RUN_JOB_NAME,
+      { tenantId, runId },
+      { ...JOB_OPTIONS, jobId: runId },
+    );
+    if ((await within(added, ENQUEUE_TIMEOUT_MS)) === TIMED_OUT) {
+      throw new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`);
     }
+    return true;
   }
 
   async waitFor(tenantId: string, runId: string, timeoutMs: number): Promise<AgentRun> {

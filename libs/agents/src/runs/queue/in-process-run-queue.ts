@@ -9,6 +9,7 @@ import { RUNS_OPTIONS } from '../runs.constants';
 import { RunsService } from '../runs.service';
 import { RunQueue } from './run-queue';
 import { stopExecutions } from './stop-executions';
+import { within } from './within';
 
 /** One enqueued run, waiting or executing. */
 interface RunJob {
@@ -89,17 +90,7 @@ export class InProcessRunQueue extends RunQueue implements BeforeApplicationShut
    */
   async waitFor(tenantId: string, runId: string, timeoutMs: number): Promise<AgentRun> {
     const job = this.jobs.get(jobKey(tenantId, runId));
-    if (job && timeoutMs > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      try {
-        await Promise.race([job.done, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+    if (job && timeoutMs > 0) await within(job.done, timeoutMs);
     return this.runs.get(tenantId, runId);
   }
 

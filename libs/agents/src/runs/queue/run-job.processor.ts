@@ -13,6 +13,7 @@ import type { ResolvedBullMqRunQueueOptions, RunJobData } from './bullmq-run-que
 import { RUN_QUEUE_NAME } from './bullmq-run-queue.options';
 import type { StoppableExecution } from './stop-executions';
 import { stopExecutions } from './stop-executions';
+import { TIMED_OUT, within } from './within';
 
 /**
  * A job stalls each time its worker dies with it. Runs resume from their stored steps, so a
@@ -139,14 +140,6 @@ export function runJobProcessorFor(options: ResolvedBullMqRunQueueOptions): Type
 
 /** Whether the worker's Redis connection is up; its client never arrives if Redis never was. */
 async function isConnected(worker: Worker): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const notYet = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), 500);
-  });
-  try {
-    const client = await Promise.race([worker.client, notYet]);
-    return client?.status === 'ready';
-  } finally {
-    clearTimeout(timer);
-  }
+  const client = await within(worker.client, 500);
+  return client !== TIMED_OUT && client.status === 'ready';
 }

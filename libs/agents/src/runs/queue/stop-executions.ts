@@ -1,3 +1,5 @@
+import { TIMED_OUT, within } from './within';
+
 /** A run this process is executing, as a stopping queue sees it. */
 export interface StoppableExecution {
   /** Stops the run before its next model or tool call. */
@@ -21,18 +23,8 @@ export async function stopExecutions(
   if (executions.length === 0) return;
   const reason = new Error('The worker is shutting down');
   for (const execution of executions) execution.drain.abort(reason);
-  const all = Promise.all(executions.map((execution) => execution.done)).then(() => true);
-  let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), graceMs);
-  });
-  let stopped: boolean;
-  try {
-    stopped = await Promise.race([all, grace]);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (stopped) return;
+  const all = Promise.all(executions.map((execution) => execution.done));
+  if ((await within(all, graceMs)) !== TIMED_OUT) return;
   for (const execution of executions) execution.abort.abort(reason);
   await all;
 }
