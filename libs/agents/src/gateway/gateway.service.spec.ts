@@ -1,24 +1,15 @@
-import { MetricsService } from '@keel/observability';
-import { createDependencyPolicy, resolveDependencyPolicyOptions } from '@keel/resilience';
-import { Registry } from 'prom-client';
-
 import { startFakeOpenAiServer } from '../../../../test/support/fake-vendors';
 import type { FakeVendorServer } from '../../../../test/support/fake-vendors';
 import { BudgetLedgerEntity } from '../usage/budget-ledger.entity';
-import { BudgetEntity } from '../usage/budget.entity';
-import { BudgetService } from '../usage/budget.service';
+import type { BudgetService } from '../usage/budget.service';
 import { LlmUsageEntity } from '../usage/llm-usage.entity';
-import { PriceTable } from '../usage/price-table';
 import type { UsageDatabase } from '../usage/testing/usage-databases';
 import { createUsageDatabase } from '../usage/testing/usage-databases';
-import { UsageRecorderService } from '../usage/usage-recorder.service';
-import { ResponseCache } from './cache/response-cache.service';
+import type { UsageRecorderService } from '../usage/usage-recorder.service';
 import { parseChatRequest } from './chat-request';
-import { resolveGatewayOptions } from './gateway-options';
-import { GatewayService } from './gateway.service';
-import { ProviderRegistry } from './provider-registry';
-import { ModelRouter } from './routing/model-router.service';
-import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
+import type { GatewayService } from './gateway.service';
+import type { ProviderRegistry } from './provider-registry';
+import { createTestGateway } from './testing/test-gateway';
 
 const TENANT = 'tenant-1';
 
@@ -33,39 +24,7 @@ describe('GatewayService', () => {
   beforeAll(async () => {
     fake = await startFakeOpenAiServer();
     database = await createUsageDatabase('sqlite');
-    const options = resolveGatewayOptions({
-      providers: [
-        { name: 'vendor', kind: 'openai-compatible', baseUrl: fake.url, apiKey: 'sk-test' },
-      ],
-      aliases: { default: [{ provider: 'vendor', model: 'gpt-4o-mini' }] },
-      prices: [{ model: 'gpt-4o-mini', inputPerMillion: 1, outputPerMillion: 2, currency: 'USD' }],
-      cache: false,
-    });
-    registry = new ProviderRegistry(options.providers);
-    const policy = createDependencyPolicy(
-      'vendor',
-      resolveDependencyPolicyOptions('vendor', { retry: false, circuitBreaker: false }),
-    );
-    const router = new ModelRouter({
-      providers: registry,
-      routing: { aliases: options.aliases },
-      policyFor: () => policy,
-    });
-    budgets = new BudgetService(
-      database.dataSource.getRepository(BudgetEntity),
-      database.dataSource.getRepository(BudgetLedgerEntity),
-    );
-    usage = new UsageRecorderService(database.dataSource.getRepository(LlmUsageEntity));
-    gateway = new GatewayService(
-      options,
-      router,
-      registry,
-      new ResponseCache(),
-      new PriceTable(options.prices),
-      budgets,
-      usage,
-      new GenAiTelemetry(new MetricsService(new Registry())),
-    );
+    ({ gateway, providers: registry, budgets, usage } = createTestGateway(fake.url, database));
     await budgets.setBudget({
       tenantId: TENANT,
       scope: 'tenant',

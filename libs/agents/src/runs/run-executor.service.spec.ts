@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 
-import { Clock, MetricsService } from '@keel/observability';
-import { createDependencyPolicy, resolveDependencyPolicyOptions } from '@keel/resilience';
+import { Clock } from '@keel/observability';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
@@ -12,7 +11,6 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { Registry } from 'prom-client';
 import { z } from 'zod';
 
 import { startFakeOpenAiServer } from '../../../../test/support/fake-vendors';
@@ -20,21 +18,13 @@ import type { FakeVendorServer } from '../../../../test/support/fake-vendors';
 import type { AgentDefinitionEntity } from '../definitions/agent-definition.entity';
 import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
 import { AgentDefinitionNotFoundError } from '../errors/agent-definition-not-found.error';
-import { ResponseCache } from '../gateway/cache/response-cache.service';
-import { resolveGatewayOptions } from '../gateway/gateway-options';
 import { GatewayService } from '../gateway/gateway.service';
 import { ProviderRegistry } from '../gateway/provider-registry';
-import { ModelRouter } from '../gateway/routing/model-router.service';
-import { GenAiTelemetry } from '../gateway/telemetry/gen-ai-telemetry';
+import { createTestGateway } from '../gateway/testing/test-gateway';
 import type { ChatMessage } from '../providers/chat.types';
 import { AgentTool } from '../tools/tool.decorator';
 import type { AgentToolHandler, ToolCallContext } from '../tools/tool.types';
 import { ToolsModule } from '../tools/tools.module';
-import { BudgetLedgerEntity } from '../usage/budget-ledger.entity';
-import { BudgetEntity } from '../usage/budget.entity';
-import { BudgetService } from '../usage/budget.service';
-import { LlmUsageEntity } from '../usage/llm-usage.entity';
-import { PriceTable } from '../usage/price-table';
 import type { UsageDatabase } from '../usage/testing/usage-databases';
 import { createUsageDatabase } from '../usage/testing/usage-databases';
 import { UsageRecorderService } from '../usage/usage-recorder.service';
@@ -114,39 +104,9 @@ describe('RunExecutor', () => {
   beforeAll(async () => {
     fake = await startFakeOpenAiServer();
     database = await createUsageDatabase('sqlite');
-    const options = resolveGatewayOptions({
-      providers: [
-        { name: 'vendor', kind: 'openai-compatible', baseUrl: fake.url, apiKey: 'sk-test' },
-      ],
-      aliases: { default: [{ provider: 'vendor', model: 'gpt-4o-mini' }] },
-      prices: [{ model: 'gpt-4o-mini', inputPerMillion: 1, outputPerMillion: 2, currency: 'USD' }],
-      cache: false,
-    });
-    providers = new ProviderRegistry(options.providers);
-    const policy = createDependencyPolicy(
-      'vendor',
-      resolveDependencyPolicyOptions('vendor', { retry: false, circuitBreaker: false }),
-    );
-    const router = new ModelRouter({
-      providers,
-      routing: { aliases: options.aliases },
-      policyFor: () => policy,
-    });
-    const budgets = new BudgetService(
-      database.dataSource.getRepository(BudgetEntity),
-      database.dataSource.getRepository(BudgetLedgerEntity),
-    );
-    usage = new UsageRecorderService(database.dataSource.getRepository(LlmUsageEntity));
-    gateway = new GatewayService(
-      options,
-      router,
-      providers,
-      new ResponseCache(),
-      new PriceTable(options.prices),
-      budgets,
-      usage,
-      new GenAiTelemetry(new MetricsService(new Registry())),
-    );
+    const built = createTestGateway(fake.url, database);
+    ({ gateway, providers, usage } = built);
+    const { budgets } = built;
     await budgets.setBudget({
       tenantId: BROKE_TENANT,
       scope: 'tenant',
