@@ -74,13 +74,22 @@ export class ChatCompletionsController {
     };
 
     if (!chat.stream) {
-      const result = await this.gateway.complete(chat, caller, options);
-      void reply
-        .code(200)
-        .header(TARGET_HEADER, result.servedBy)
-        .header(CACHE_HEADER, result.cache)
-        .header('content-type', 'application/json; charset=utf-8')
-        .send(JSON.stringify(result.completion));
+      // The answer is written first, the bookkeeping after: the client does not wait for it.
+      let accounting: (() => void) | undefined;
+      const result = await this.gateway.complete(chat, caller, {
+        ...options,
+        deferAccounting: (work) => (accounting = work),
+      });
+      try {
+        void reply
+          .code(200)
+          .header(TARGET_HEADER, result.servedBy)
+          .header(CACHE_HEADER, result.cache)
+          .header('content-type', 'application/json; charset=utf-8')
+          .send(JSON.stringify(result.completion));
+      } finally {
+        accounting?.();
+      }
       return;
     }
     const stream = await this.gateway.stream(chat, caller, options);

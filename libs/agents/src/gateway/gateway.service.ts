@@ -40,6 +40,13 @@ export interface GatewayCallOptions {
   signal: AbortSignal;
   /** False when the client opted out of the response cache for this request. */
   useCache: boolean;
+  /**
+   * Takes the call's accounting (budget settlement, usage record, span end and metrics)
+   * instead of running it before `complete` resolves. The caller must run it, once, as soon
+   * as it has written the answer: the client then does not wait for the bookkeeping. The
+   * recorded latency and durations include that write.
+   */
+  deferAccounting?: (accounting: () => void) => void;
 }
 
 export type CacheResult = 'hit' | 'miss' | 'bypass';
@@ -124,7 +131,11 @@ export class GatewayService {
         );
         const servedBy = this.served(call, telemetry, routed.target, routed.attempts);
         const usage = routed.completion.usage ?? estimateUsage(request, routed.completion);
-        const costMicros = this.finish(call, telemetry, reservation, usage, routed.completion);
+        const costMicros = this.costOf(call, usage);
+        const accounting = () =>
+          this.finish(call, telemetry, reservation, usage, routed.completion, costMicros);
+        if (options.deferAccounting) options.deferAccounting(accounting);
+        else accounting();
         if (cacheKey) {
           const value: CachedCompletion = { ...routed.completion, keel_served_by: servedBy };
           void this.cache.set(cacheKey, value);
@@ -365,8 +376,9 @@ export class GatewayService {
       finishReasons?: string[];
       choices?: { finish_reason: string }[];
     },
+    cost?: number,
   ): number {
-    const costMicros = this.settleQuietly(call, reservation, usage);
+    const costMicros = this.settleQuietly(call, reservation, usage, cost);
     this.record(call, usage, 'ok', costMicros);
     telemetry.succeeded({
       responseModel: response.model,
@@ -378,8 +390,12 @@ export class GatewayService {
     return costMicros;
   }
 
-  private settleQuietly(call: CallRecord, reservation: Reservation, usage: Usage): number {
-    const costMicros = this.costOf({ provider: call.provider, model: call.model }, usage);
+  private settleQuietly(
+    call: CallRecord,
+    reservation: Reservation,
+    usage: Usage,
+    costMicros = this.costOf(call, usage),
+  ): number {
     const tokens = safeCount(usage.prompt_tokens) + safeCount(usage.completion_tokens);
     this.budgets
       .settle(reservation, { tokens, costMicros })
@@ -426,7 +442,7 @@ export class GatewayService {
       cachedTokens: safeCount(usage?.cached_tokens),
       costMicros:
         costMicros ??
-        (usage ? this.costOf({ provider: call.provider, model: call.model }, usage) : 0),
+        (usage ? this.costOf(call, usage) : 0),
       latencyMs: performance.now() - call.startedAt,
       timeToFirstChunkMs:
         call.firstChunkAt === undefined ? null : call.firstChunkAt - call.startedAt,

@@ -33,7 +33,8 @@ export interface OpenAiCompatibleProviderOptions {
 
 /** The SDK's request line and headers for a chat completion, as `buildRequest` makes them. */
 interface PreparedRequest {
-  url: string;
+  /** Parsed once: a string would be parsed again on every call. */
+  url: URL;
   headers: Record<string, string>;
 }
 
@@ -57,6 +58,8 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   private readonly client: OpenAI;
   private readonly http: FastFetch;
   private prepared: Promise<PreparedRequest> | undefined;
+  /** `prepared`'s value once it resolved: later calls skip a promise turn. */
+  private ready: PreparedRequest | undefined;
 
   constructor(options: OpenAiCompatibleProviderOptions) {
     this.name = options.name;
@@ -80,7 +83,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
   async complete(request: ChatRequest, options: LlmCallOptions): Promise<ChatCompletion> {
     const { stream: _stream, ...params } = request;
     const body = JSON.stringify({ ...params, stream: false });
-    const { url, headers } = await (this.prepared ??= this.prepare());
+    const { url, headers } = this.ready ?? (await (this.prepared ??= this.prepare()));
     const { signal } = options;
     if (signal.aborted) throw userAbortError(signal);
     let response: Response;
@@ -131,7 +134,8 @@ export class OpenAiCompatibleProvider implements LlmProvider {
         new Headers(req.headers).forEach((value, name) => {
           if (name !== 'content-length') headers[name] = value;
         });
-        return { url, headers };
+        this.ready = { url: new URL(url), headers };
+        return this.ready;
       });
     prepared.catch(() => {
       if (this.prepared === prepared) this.prepared = undefined;

@@ -224,7 +224,6 @@ class FastResponse {
   readonly status: number;
   readonly statusText: string;
   readonly ok: boolean;
-  readonly headers: Headers;
   readonly url: string;
   readonly redirected = false;
   readonly type: Response['type'] = 'basic';
@@ -238,6 +237,9 @@ class FastResponse {
   private failure: Error | undefined;
   private rejectRead: ((error: Error) => void) | undefined;
   private errorStream: ((error: Error) => void) | undefined;
+  /** The response's `[name, value, ...]` list; `headers` is built from it when first read. */
+  private readonly rawHeaders: readonly string[];
+  private headerList: Headers | undefined;
 
   constructor(
     private readonly req: http.ClientRequest,
@@ -250,13 +252,12 @@ class FastResponse {
     this.statusText = res.statusMessage ?? '';
     this.ok = this.status >= 200 && this.status < 300;
     this.url = url;
-    const headers = new Headers();
-    const raw = res.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-    this.headers = headers;
+    // A `Headers` validates and sorts every entry: most callers (the gateway's JSON POST)
+    // never read it, so it is made on first use.
+    this.rawHeaders = res.rawHeaders;
     const bodyless =
       req.method === 'HEAD' || this.status === 204 || this.status === 304 || this.status < 200;
-    if (bodyless || headers.get('content-length') === '0') {
+    if (bodyless || rawHeader(res.rawHeaders, 'content-length') === '0') {
       // Nothing to read (the SDKs do not read these): free the socket for the next request.
       res.resume();
       if (bodyless) this.stream = null;
@@ -265,7 +266,7 @@ class FastResponse {
       this.finish();
       return;
     }
-    const source = decode(res, headers.get('content-encoding'));
+    const source = decode(res, rawHeader(res.rawHeaders, 'content-encoding'));
     this.source = source;
     source.once('end', () => this.finish());
     if (source !== res) {
@@ -277,6 +278,16 @@ class FastResponse {
       if (!res.complete)
         this.fail(new TypeError('terminated', { cause: res.errored ?? undefined }));
     });
+  }
+
+  get headers(): Headers {
+    if (this.headerList === undefined) {
+      const headers = new Headers();
+      const raw = this.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+      this.headerList = headers;
+    }
+    return this.headerList;
   }
 
   get body(): ReadableStream<Uint8Array> | null {
@@ -429,6 +440,17 @@ class FastResponse {
   }
 }
 
+/** A header's value from Node's raw list (repeats joined with `, `), without parsing the rest. */
+function rawHeader(raw: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toLowerCase() === name) {
+      value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+    }
+  }
+  return value;
+}
+
 function collectWebStream(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -441,7 +463,7 @@ function collectWebStream(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
   return pump();
 }
 
-function decode(res: http.IncomingMessage, encoding: string | null): Readable {
+function decode(res: http.IncomingMessage, encoding: string | undefined): Readable {
   if (!encoding) return res;
   const codings = encoding
     .toLowerCase()
