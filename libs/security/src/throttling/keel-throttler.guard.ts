@@ -159,7 +159,12 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (await this.shouldSkip(context)) return true;
+    // The base guard's shouldSkip() answers false: only a subclass's own needs awaiting.
+    const skip =
+      this.shouldSkip === KeelThrottlerGuard.prototype.shouldSkip
+        ? this.routes.of(context).skipAll
+        : await this.shouldSkip(context);
+    if (skip) return true;
     const { req, res } = this.getRequestResponse(context);
     const state: RequestThrottleState = { policies: [], usages: [] };
     this.states.set(req, state);
