@@ -88,7 +88,8 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     if (signal.aborted) throw userAbortError(signal);
     let response: Response;
     try {
-      response = await this.http.fetch(url, { method: 'POST', headers, body, signal });
+      const send = this.http.fetchWhole ?? this.http.fetch;
+      response = await send(url, { method: 'POST', headers, body, signal });
     } catch (error) {
       throw connectionError(error, signal);
     }

@@ -331,6 +331,71 @@ describe('createFastFetch', () => {
     expect(error.cause).toMatchObject({ code: 'ECONNRESET' });
   });
 
+  describe('fetchWhole', () => {
+    it('resolves only once the whole body has arrived, which text() then answers', async () => {
+      const request = nextRequest(server);
+      let resolved = false;
+      const pending = fast.fetchWhole!(server.url, { method: 'POST', body: '{}' }).then((r) => {
+        resolved = true;
+        return r;
+      });
+      const { res } = await request;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"half":');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(resolved).toBe(false);
+
+      res.end('true}');
+      const response = await pending;
+
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/json');
+      await expect(response.json()).resolves.toEqual({ half: true });
+      await expect(response.text()).rejects.toThrow('Body is unusable');
+    });
+
+    it('resolves a body cut midway, whose text() rejects with TypeError("terminated")', async () => {
+      const request = nextRequest(server);
+      const pending = fast.fetchWhole!(server.url);
+      const { req, res } = await request;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"partial":');
+      setTimeout(() => req.socket.destroy(), 20);
+
+      const response = await pending;
+      const error = (await response.text().catch((e: unknown) => e)) as TypeError;
+
+      expect(response.ok).toBe(true);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toBe('terminated');
+    });
+
+    it('resolves an answer aborted mid-body, whose text() rejects with the AbortError', async () => {
+      const controller = new AbortController();
+      const request = nextRequest(server);
+      const pending = fast.fetchWhole!(server.url, { signal: controller.signal });
+      const { res } = await request;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"partial":');
+      setTimeout(() => controller.abort(), 20);
+
+      const response = await pending;
+
+      await expect(response.text()).rejects.toMatchObject({ name: 'AbortError' });
+    });
+
+    it('hands a read-whole body to body readers as one chunk', async () => {
+      server.handle((_req, _body, res) => json(res, 200, { ok: 1 }));
+
+      const response = await fast.fetchWhole!(server.url);
+      const reader = response.body!.getReader();
+      const first = await reader.read();
+
+      expect(JSON.parse(decoder.decode(first.value))).toEqual({ ok: 1 });
+      expect((await reader.read()).done).toBe(true);
+    });
+  });
+
   it('rejects with TypeError("fetch failed") and the cause when the connection is refused', async () => {
     const { url } = server;
     await server.close();

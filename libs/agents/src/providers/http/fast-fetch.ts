@@ -14,6 +14,12 @@ export interface FastFetchOptions {
 export interface FastFetch {
   fetch: typeof globalThis.fetch;
   /**
+   * `fetch` for small answers read whole (a JSON completion): it resolves once the body has
+   * arrived, so `text()` and `json()` answer at once. A body that fails midway still resolves
+   * the response; reading it then rejects, as with `fetch`. Absent on a caller's own fetch.
+   */
+  fetchWhole?: typeof globalThis.fetch;
+  /**
    * Stops new requests (they reject with `TypeError('fetch failed')`), closes idle sockets at
    * once and each busy one when its response ends; resolves when every socket has closed.
    * Abort the callers' signals to end in-flight requests sooner.
@@ -47,25 +53,27 @@ export function createFastFetch(options: FastFetchOptions = {}): FastFetch {
   const httpsAgent = new https.Agent(agentOptions);
   let closed = false;
 
-  const fastFetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    if (closed) {
-      return Promise.reject(
-        new TypeError('fetch failed', { cause: new Error('FastFetch is closed') }),
-      );
-    }
-    try {
-      return send(input, init, httpAgent, httpsAgent);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
-    }
-  };
+  const fetchWith =
+    (whole: boolean) =>
+    (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      if (closed) {
+        return Promise.reject(
+          new TypeError('fetch failed', { cause: new Error('FastFetch is closed') }),
+        );
+      }
+      try {
+        return send(input, init, httpAgent, httpsAgent, whole);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+      }
+    };
 
   const close = (): Promise<void> => {
     closed = true;
     return Promise.all([drain(httpAgent), drain(httpsAgent)]).then(() => undefined);
   };
 
-  return { fetch: fastFetch, close };
+  return { fetch: fetchWith(false), fetchWhole: fetchWith(true), close };
 }
 
 /** Closes idle sockets now and busy ones when freed; resolves when all have closed. */
@@ -93,6 +101,7 @@ function send(
   init: RequestInit | undefined,
   httpAgent: http.Agent,
   httpsAgent: https.Agent,
+  whole: boolean,
 ): Promise<Response> {
   if (typeof input !== 'string' && !(input instanceof URL)) {
     // A Request (the SDKs pass a URL string): its method, headers, body and signal.
@@ -123,10 +132,21 @@ function send(
       signal,
       httpAgent,
       httpsAgent,
+      whole,
     );
   }
   return encodeBody(body, headers).then((encoded) =>
-    dispatch(url, secure, init?.method ?? 'GET', headers, encoded, signal, httpAgent, httpsAgent),
+    dispatch(
+      url,
+      secure,
+      init?.method ?? 'GET',
+      headers,
+      encoded,
+      signal,
+      httpAgent,
+      httpsAgent,
+      whole,
+    ),
   );
 }
 
@@ -139,6 +159,7 @@ function dispatch(
   signal: AbortSignal | undefined,
   httpAgent: http.Agent,
   httpsAgent: https.Agent,
+  whole: boolean,
 ): Promise<Response> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise<Response>((resolve, reject) => {
@@ -187,8 +208,12 @@ function dispatch(
         return;
       }
       settled = true;
-      response = new FastResponse(req, res, url.href, signal, onAbort);
-      resolve(response);
+      const answer = new FastResponse(req, res, url.href, signal, onAbort);
+      response = answer;
+      // Read whole: resolved when the body has ended (or failed), without the promise turns
+      // and stream ticks of a `text()` started later.
+      if (whole) answer.buffer(() => resolve(answer));
+      else resolve(answer);
     });
 
     if (body === null) {
@@ -240,6 +265,8 @@ class FastResponse {
   private finished = false;
   private failure: Error | undefined;
   private rejectRead: ((error: Error) => void) | undefined;
+  /** The whole body, read by `buffer()` and not yet handed out. */
+  private buffered: Buffer | undefined;
   private errorStream: ((error: Error) => void) | undefined;
   /** The response's `[name, value, ...]` list; `headers` is built from it when first read. */
   private readonly rawHeaders: readonly string[];
@@ -356,6 +383,22 @@ class FastResponse {
     this.fail(reason);
   }
 
+  /**
+   * Reads the whole body now and calls `done` once it has ended or failed; reading it later
+   * (`text()`, `body`...) then answers from memory, or with the failure.
+   */
+  buffer(done: () => void): void {
+    if (this.failure !== undefined || this.empty) {
+      done();
+      return;
+    }
+    this.read((error, body) => {
+      if (body) this.buffered = body;
+      else if (error) this.failure ??= error;
+      done();
+    });
+  }
+
   /** The whole body as one Buffer, read straight from the socket. */
   private collect(): Promise<Buffer> {
     if (this.bodyUsed) {
@@ -363,32 +406,43 @@ class FastResponse {
     }
     this.used = true;
     if (this.stream !== undefined && this.stream !== null) return collectWebStream(this.stream);
+    const buffered = this.buffered;
+    if (buffered !== undefined) {
+      this.buffered = undefined;
+      return Promise.resolve(buffered);
+    }
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.empty) return Promise.resolve(Buffer.alloc(0));
+    return new Promise<Buffer>((resolve, reject) =>
+      this.read((error, body) =>
+        body ? resolve(body) : reject(error ?? new TypeError('terminated')),
+      ),
+    );
+  }
+
+  private read(done: (error: Error | undefined, body?: Buffer) => void): void {
     const source = this.source;
-    return new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let length = 0;
-      const onData = (chunk: Buffer) => {
-        chunks.push(chunk);
-        length += chunk.length;
-      };
-      const cleanup = () => {
-        source.off('data', onData);
-        source.off('end', onEnd);
-        this.rejectRead = undefined;
-      };
-      const onEnd = () => {
-        cleanup();
-        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
-      };
-      this.rejectRead = (error) => {
-        cleanup();
-        reject(error);
-      };
-      source.on('data', onData);
-      source.once('end', onEnd);
-    });
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+    };
+    const cleanup = () => {
+      source.off('data', onData);
+      source.off('end', onEnd);
+      this.rejectRead = undefined;
+    };
+    const onEnd = () => {
+      cleanup();
+      done(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+    };
+    this.rejectRead = (error) => {
+      cleanup();
+      done(error);
+    };
+    source.on('data', onData);
+    source.once('end', onEnd);
   }
 
   private toWebStream(): ReadableStream<Uint8Array> {
@@ -399,6 +453,16 @@ class FastResponse {
     }
     if (this.empty || this.used) {
       return new ReadableStream({ start: (controller) => controller.close() });
+    }
+    const buffered = this.buffered;
+    if (buffered !== undefined) {
+      this.buffered = undefined;
+      return new ReadableStream({
+        start: (controller) => {
+          controller.enqueue(buffered);
+          controller.close();
+        },
+      });
     }
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
