@@ -82,6 +82,41 @@ describe('GatewayService', () => {
     expect(await lastUsage()).toMatchObject({ inputTokens: 7, outputTokens: 3, status: 'ok' });
   });
 
+  it('hands its accounting to deferAccounting: nothing is settled or recorded until it runs', async () => {
+    await usage.flush();
+    const before = await ledger();
+    const rowsBefore = await database.dataSource.getRepository(LlmUsageEntity).count();
+    fake.enqueue({ reply: { content: 'later', usage: { inputTokens: 5, outputTokens: 2 } } });
+    let accounting: (() => void) | undefined;
+
+    const result = await gateway.complete(
+      parseChatRequest({ model: 'default', messages: [{ role: 'user', content: 'x' }] }),
+      caller,
+      {
+        signal: new AbortController().signal,
+        useCache: true,
+        deferAccounting: (work) => (accounting = work),
+      },
+    );
+    await usage.flush();
+
+    expect(result.completion.choices[0].message.content).toBe('later');
+    expect(accounting).toBeInstanceOf(Function);
+    expect(await database.dataSource.getRepository(LlmUsageEntity).count()).toBe(rowsBefore);
+    expect((await ledger()).reservedTokens).toBeGreaterThan(before.reservedTokens);
+
+    accounting!();
+
+    expect(await lastUsage()).toMatchObject({ inputTokens: 5, outputTokens: 2, status: 'ok' });
+    let row = await ledger();
+    for (let i = 0; i < 100 && row.reservedTokens !== before.reservedTokens; i += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      row = await ledger();
+    }
+    expect(row.reservedTokens).toBe(before.reservedTokens);
+    expect(row.spentTokens).toBe(before.spentTokens + 7);
+  });
+
   it('accounts for a stream the client left before reading, and closes the vendor stream', async () => {
     const before = await ledger();
     // The first chunk comes in 50 ms (the router waits for it); the rest would take 2.5 s.

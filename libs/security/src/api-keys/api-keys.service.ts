@@ -282,7 +282,8 @@ export class ApiKeysService implements BeforeApplicationShutdown {
   async authenticate(rawKey: string, meta: ApiKeyRequestMeta = {}): Promise<Principal | null> {
     const parsed = parseApiKey(rawKey);
     if (parsed === undefined) return null;
-    const key = await this.lookup(parsed.prefix);
+    // A cached key is checked without a promise turn: this runs on every API request.
+    const key = this.cachedKey(parsed.prefix) ?? (await this.lookup(parsed.prefix));
     if (key === null || !verifyApiKeySecretDigest(parsed.secret, key.secretDigest)) return null;
     const now = this.clock.now();
     if (key.revoked || (key.expiresAtMs !== null && key.expiresAtMs <= now)) return null;
@@ -328,15 +329,22 @@ export class ApiKeysService implements BeforeApplicationShutdown {
     }
   }
 
-  private async lookup(prefix: string): Promise<CachedApiKey | null> {
+  /** The cached key of `prefix` while it is fresh (moved to the LRU's young end); else undefined. */
+  private cachedKey(prefix: string): CachedApiKey | undefined {
     const cached = this.cache.get(prefix);
-    if (cached !== undefined) {
-      this.cache.delete(prefix);
-      if (this.clock.now() - cached.loadedAtMs < this.options.cacheTtlMs) {
-        this.cache.set(prefix, cached);
-        return cached;
-      }
+    if (cached === undefined || this.clock.now() - cached.loadedAtMs >= this.options.cacheTtlMs) {
+      return undefined;
     }
+    this.cache.delete(prefix);
+    this.cache.set(prefix, cached);
+    return cached;
+  }
+
+  private async lookup(prefix: string): Promise<CachedApiKey | null> {
+    const fresh = this.cachedKey(prefix);
+    if (fresh !== undefined) return fresh;
+    const cached = this.cache.get(prefix);
+    if (cached !== undefined) this.cache.delete(prefix);
     const pending = this.loading.get(prefix);
     if (pending !== undefined) return pending;
     const loading = this.load(prefix, cached).finally(() => {
