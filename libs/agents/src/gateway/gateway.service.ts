@@ -440,9 +440,7 @@ export class GatewayService {
       inputTokens: safeCount(usage?.prompt_tokens),
       outputTokens: safeCount(usage?.completion_tokens),
       cachedTokens: safeCount(usage?.cached_tokens),
-      costMicros:
-        costMicros ??
-        (usage ? this.costOf(call, usage) : 0),
+      costMicros: costMicros ?? (usage ? this.costOf(call, usage) : 0),
       latencyMs: performance.now() - call.startedAt,
       timeToFirstChunkMs:
         call.firstChunkAt === undefined ? null : call.firstChunkAt - call.startedAt,
