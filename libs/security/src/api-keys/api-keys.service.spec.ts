@@ -232,6 +232,22 @@ describe('ApiKeysService', () => {
       await expect(service.authenticate(undefined as unknown as string)).resolves.toBeNull();
     });
 
+    it('authenticateCached answers from the cache alone: undefined until a lookup cached the key', async () => {
+      const { key, record } = await service.create(alice, { name: 'hot', scopes: ['agents:read'] });
+      const { prefix, secret } = parseApiKey(key)!;
+      const otherSecret = secret.startsWith('A') ? `B${secret.slice(1)}` : `A${secret.slice(1)}`;
+
+      expect(service.authenticateCached(key)).toBeUndefined();
+      expect(service.authenticateCached(`${key}x`)).toBeNull();
+      await service.authenticate(key);
+
+      expect(service.authenticateCached(key)).toMatchObject({ apiKeyId: record.id });
+      expect(service.authenticateCached(`keel_${prefix}_${otherSecret}`)).toBeNull();
+      await service.revoke(alice, record.id);
+      expect(service.authenticateCached(key)).toBeUndefined();
+      await expect(service.authenticate(key)).resolves.toBeNull();
+    });
+
     it('rejects a key once it has expired', async () => {
       const { key } = await service.create(alice, {
         name: 'short',

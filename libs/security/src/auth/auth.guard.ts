@@ -54,21 +54,61 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
     super();
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * A boolean when the caller's API key is cached (Nest then goes on without a promise
+   * turn), a promise when a JWT or a database lookup has to be waited for.
+   */
+  override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const access = this.access.of(context);
     if (access.isPublic) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    if (this.credentials) {
-      let principal: Principal | undefined;
-      try {
-        principal = await this.credentials.validate(request);
-      } catch (error) {
-        this.handleRequest(error, false, undefined, context);
-      }
-      request.user = this.handleRequest(null, principal ?? false, undefined, context);
-    } else {
-      await super.canActivate(context);
+    if (!this.credentials) return this.viaPassport(context, request, access);
+    let cached: Principal | undefined;
+    try {
+      cached = this.credentials.validateCached(request);
+    } catch (error) {
+      this.handleRequest(error, false, undefined, context);
     }
+    if (cached !== undefined) return this.admit(context, request, access, cached);
+    return this.validated(context, request, access, this.credentials);
+  }
+
+  private async validated(
+    context: ExecutionContext,
+    request: AuthenticatedRequest,
+    access: RouteAccess,
+    credentials: CredentialStrategy,
+  ): Promise<boolean> {
+    let principal: Principal | undefined;
+    try {
+      principal = await credentials.validate(request);
+    } catch (error) {
+      this.handleRequest(error, false, undefined, context);
+    }
+    return this.admit(context, request, access, principal);
+  }
+
+  private async viaPassport(
+    context: ExecutionContext,
+    request: AuthenticatedRequest,
+    access: RouteAccess,
+  ): Promise<boolean> {
+    await super.canActivate(context);
+    return this.check(request, access);
+  }
+
+  /** Passport's verdict on `principal`, then the route's roles and scopes. */
+  private admit(
+    context: ExecutionContext,
+    request: AuthenticatedRequest,
+    access: RouteAccess,
+    principal: Principal | undefined,
+  ): boolean {
+    request.user = this.handleRequest(null, principal ?? false, undefined, context);
+    return this.check(request, access);
+  }
+
+  private check(request: AuthenticatedRequest, access: RouteAccess): boolean {
     const principal = request.user!;
     this.contexts?.assign({
       userId: principal.userId,

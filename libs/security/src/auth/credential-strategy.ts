@@ -29,10 +29,30 @@ export class CredentialStrategy extends PassportStrategy(Strategy, AUTH_STRATEGY
   }
 
   async validate(request: FastifyRequest): Promise<Principal> {
+    const credential = this.credentialOf(request);
+    if (credential.kind === 'jwt') return this.fromJwt(credential.value);
+    return this.checked(await this.apiKeys.authenticate(credential.value, metaOf(request)));
+  }
+
+  /**
+   * `validate` without waiting, for an API key whose record is cached: its principal, or
+   * the same error `validate` throws. `undefined` when only `validate` can tell (a JWT, or
+   * a key not in the cache).
+   */
+  validateCached(request: FastifyRequest): Principal | undefined {
+    const credential = this.credentialOf(request);
+    if (credential.kind === 'jwt') return undefined;
+    const principal = this.apiKeys.authenticateCached(credential.value, metaOf(request));
+    return principal === undefined ? undefined : this.checked(principal);
+  }
+
+  /** `X-API-Key: <key>` or `Authorization: Bearer <key or JWT>`; throws when neither is. */
+  private credentialOf(request: FastifyRequest): { kind: 'api-key' | 'jwt'; value: string } {
     const headerKey = request.headers['x-api-key'];
     const authorization = request.headers.authorization;
-    if (typeof headerKey === 'string' && headerKey !== '')
-      return this.fromApiKey(headerKey, request);
+    if (typeof headerKey === 'string' && headerKey !== '') {
+      return { kind: 'api-key', value: headerKey };
+    }
     if (typeof authorization !== 'string' || authorization === '') {
       throw new MissingCredentialsError();
     }
@@ -40,15 +60,11 @@ export class CredentialStrategy extends PassportStrategy(Strategy, AUTH_STRATEGY
     if (scheme?.toLowerCase() !== 'bearer' || !credential || rest.length > 0) {
       throw new InvalidCredentialError('Authorization must be "Bearer <token or API key>"');
     }
-    if (credential.startsWith(`${API_KEY_SCHEME}_`)) return this.fromApiKey(credential, request);
-    return this.fromJwt(credential);
+    const kind = credential.startsWith(`${API_KEY_SCHEME}_`) ? 'api-key' : 'jwt';
+    return { kind, value: credential };
   }
 
-  private async fromApiKey(key: string, request: FastifyRequest): Promise<Principal> {
-    const principal = await this.apiKeys.authenticate(key, {
-      ip: request.ip,
-      userAgent: request.headers['user-agent'],
-    });
+  private checked(principal: Principal | null): Principal {
     if (!principal) throw new InvalidCredentialError('The API key is invalid, expired or revoked');
     return principal;
   }
@@ -74,4 +90,8 @@ export class CredentialStrategy extends PassportStrategy(Strategy, AUTH_STRATEGY
       throw error;
     }
   }
+}
+
+function metaOf(request: FastifyRequest): { ip: string; userAgent: string | undefined } {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] };
 }

@@ -58,6 +58,8 @@ interface RequestThrottleState {
   denial?: Denial;
 }
 
+type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
+
 /** One throttler as it applies to one route: its decorators' values, read once. */
 interface RouteThrottler {
   throttler: ThrottlerOptions & { name: string };
@@ -181,7 +183,7 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
         ttl = toNumber(ttl, 'ttl', name);
         let blockDuration = resolve(context, route.blockDuration ?? ttl);
         if (typeof blockDuration === 'object') blockDuration = await blockDuration;
-        const passed = await this.handleRequest({
+        const props: ThrottlerRequest = {
           context,
           limit: toNumber(limit, 'limit', name),
           ttl,
@@ -189,7 +191,13 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
           blockDuration: toNumber(blockDuration, 'blockDuration', name),
           getTracker: route.getTracker,
           generateKey: route.generateKey,
-        });
+        };
+        // Counted at once in memory; awaited only for a store (Redis) or a tracker that must
+        // be, or a subclass's own handleRequest.
+        const passed =
+          (this.handleRequest === KeelThrottlerGuard.prototype.handleRequest
+            ? this.handleNow(props)
+            : undefined) ?? (await this.handleRequest(props));
         allowed &&= passed;
       }
     } finally {
@@ -223,7 +231,7 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
     const tracker =
       getTracker === this.defaultTracker ? this.trackerOf(request) : await getTracker(req, context);
     const key = generateKey(context, tracker, name);
-    let record: Awaited<ReturnType<ThrottlerStorage['increment']>>;
+    let record: ThrottlerStorageRecord;
     try {
       const storage = this.storageService;
       record =
@@ -233,6 +241,58 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
     } catch (error) {
       return this.onStoreError(state, name, limit, error);
     }
+    return this.counted(state, request, tracker, throttler, limit, ttl, record);
+  }
+
+  /**
+   * `handleRequest` without a promise turn, when nothing needs waiting for: the default
+   * tracker and a store that counts in memory. `undefined` (and nothing done) otherwise.
+   */
+  private handleNow(requestProps: ThrottlerRequest): boolean | undefined {
+    const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = requestProps;
+    const storage = this.storageService;
+    if (getTracker !== this.defaultTracker || !(storage instanceof SlidingWindowThrottlerStorage)) {
+      return undefined;
+    }
+    const name = throttler.name ?? 'default';
+    const { req } = this.getRequestResponse(context);
+    const request = req as ThrottledRequest;
+    const ignoreUserAgents = throttler.ignoreUserAgents ?? this.commonOptions.ignoreUserAgents;
+    if (ignoreUserAgents !== undefined) return undefined;
+    const state = this.states.get(req);
+    if (state === undefined) return undefined;
+    const showHeaders = throttler.setHeaders ?? this.commonOptions.setHeaders ?? true;
+    if (state.denial !== undefined) {
+      // Already denied by a shorter window: list the policy, spend none of this quota.
+      if (showHeaders) state.policies.push({ name, limit, ttl });
+      return true;
+    }
+    const tracker = this.trackerOf(request);
+    const key = generateKey(context, tracker, name);
+    let record: ThrottlerStorageRecord | undefined;
+    try {
+      record = storage.incrementNow(key, ttl, limit, blockDuration, name);
+    } catch (error) {
+      if (showHeaders) state.policies.push({ name, limit, ttl });
+      return this.onStoreError(state, name, limit, error);
+    }
+    if (record === undefined) return undefined;
+    if (showHeaders) state.policies.push({ name, limit, ttl });
+    return this.counted(state, request, tracker, throttler, limit, ttl, record);
+  }
+
+  /** Notes one counted request: its quota for the headers, and a denial if it is over. */
+  private counted(
+    state: RequestThrottleState,
+    request: ThrottledRequest,
+    tracker: string,
+    throttler: ThrottlerOptions,
+    limit: number,
+    ttl: number,
+    record: ThrottlerStorageRecord,
+  ): boolean {
+    const name = throttler.name ?? 'default';
+    const showHeaders = throttler.setHeaders ?? this.commonOptions.setHeaders ?? true;
     if (this.storeFailing) {
       this.storeFailing = false;
       this.logger.log('Rate-limit storage answers again');
