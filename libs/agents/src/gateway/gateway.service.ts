@@ -6,7 +6,7 @@ import type { ChatCompletion, ChatCompletionChunk, Usage } from '../providers/ch
 import { contentText } from '../providers/chat.types';
 import { InvalidChatRequestError } from '../providers/errors/invalid-chat-request.error';
 import { BudgetService } from '../usage/budget.service';
-import type { Reservation } from '../usage/budget.service';
+import type { ReserveRequest, Reservation } from '../usage/budget.service';
 import { PriceTable } from '../usage/price-table';
 import { UsageRecorderService } from '../usage/usage-recorder.service';
 import type { LlmUsageInput } from '../usage/usage-recorder.service';
@@ -121,10 +121,17 @@ export class GatewayService {
     const telemetry = this.telemetry.startChat(telemetryInput(request));
     try {
       const cacheKey = this.cacheKey(request, caller, options);
-      const cached = await this.lookup(cacheKey, telemetry);
-      if (cached) return this.servedFromCache(cached, call, telemetry);
-
-      const reservation = await this.reserve(request, caller, targets);
+      // Without a cache key (cache off or bypassed) and without budgets to update, nothing
+      // here waits: no promise turns before the upstream call.
+      if (cacheKey !== undefined) {
+        const cached = await this.lookup(cacheKey, telemetry);
+        if (cached) return this.servedFromCache(cached, call, telemetry);
+      } else {
+        telemetry.cache('bypass');
+      }
+      const estimate = this.estimate(request, caller, targets);
+      const reservation =
+        this.budgets.reserveNow(estimate) ?? (await this.budgets.reserve(estimate));
       try {
         const routed = await telemetry.run(() =>
           this.router.complete(providerRequestOf(request), { signal: options.signal }),
@@ -329,6 +336,15 @@ export class GatewayService {
     caller: GatewayCaller,
     targets: readonly ModelTarget[],
   ): Promise<Reservation> {
+    return this.budgets.reserve(this.estimate(request, caller, targets));
+  }
+
+  /** What a call may cost at most, to reserve before it: the dearest target's price. */
+  private estimate(
+    request: GatewayChatRequest,
+    caller: GatewayCaller,
+    targets: readonly ModelTarget[],
+  ): ReserveRequest {
     const inputTokens = estimateInputTokens(request);
     const outputTokens = request.max_tokens ?? this.options.reserveOutputTokens;
     // The dearest target: a fallback must not be able to overspend the reservation.
@@ -342,12 +358,12 @@ export class GatewayService {
         }),
       ),
     );
-    return this.budgets.reserve({
+    return {
       tenantId: caller.tenantId,
       apiKeyId: caller.apiKeyId,
       estimatedTokens: inputTokens + outputTokens,
       estimatedCostMicros,
-    });
+    };
   }
 
   private served(

@@ -150,24 +150,27 @@ export class BudgetService {
    * @throws BudgetExceededError (429) naming the first budget without room; nothing stays
    *   reserved then.
    */
+  /**
+   * `reserve` without waiting, when its lookup is cached and finds no budget for the tenant
+   * and key: an empty reservation (nothing to write). `undefined` when `reserve` has work to
+   * do (budgets to update, or a lookup to make). Invalid amounts throw as `reserve` rejects.
+   */
+  reserveNow(request: ReserveRequest): Reservation | undefined {
+    if (this.cacheTtlMs === 0) return undefined;
+    const cached = this.lookups.get(lookupKey(request.tenantId, request.apiKeyId ?? null));
+    if (!cached || this.clock.now() >= cached.expiresAt || cached.budgets.length > 0) {
+      return undefined;
+    }
+    const reservation = newReservation(request, []);
+    this.open.add(reservation);
+    return reservation;
+  }
+
   async reserve(request: ReserveRequest): Promise<Reservation> {
-    const problems = [
-      ...amountProblems('estimatedTokens', request.estimatedTokens),
-      ...amountProblems('estimatedCostMicros', request.estimatedCostMicros),
-    ];
-    if (problems.length > 0) throw new InvalidBudgetError(problems);
-    const apiKeyId = request.apiKeyId ?? null;
-    const budgets = await this.applicableBudgets(request.tenantId, apiKeyId);
-    const now = this.clock.now();
     const rows: ReservedLedgerRow[] = [];
-    const reservation: Reservation = {
-      id: randomUUID(),
-      tenantId: request.tenantId,
-      apiKeyId,
-      tokens: request.estimatedTokens,
-      costMicros: request.estimatedCostMicros,
-      rows,
-    };
+    const reservation = newReservation(request, rows);
+    const budgets = await this.applicableBudgets(request.tenantId, reservation.apiKeyId);
+    const now = this.clock.now();
     try {
       for (const budget of budgets) {
         const window = periodWindow(budget.period, now);
@@ -318,8 +321,7 @@ export class BudgetService {
     apiKeyId: string | null,
   ): Promise<readonly BudgetEntity[]> {
     if (this.cacheTtlMs === 0) return this.queryApplicableBudgets(tenantId, apiKeyId);
-    // JSON keeps any tenant and key id pair apart, whatever characters they contain.
-    const key = JSON.stringify([tenantId, apiKeyId]);
+    const key = lookupKey(tenantId, apiKeyId);
     const cached = this.lookups.get(key);
     if (cached && this.clock.now() < cached.expiresAt) return cached.budgets;
     const generation = this.lookupGeneration;
@@ -496,6 +498,28 @@ function amountProblems(field: string, value: unknown): string[] {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
     ? []
     : [`${field} must be a non-negative integer`];
+}
+
+/** A reservation of the request's amounts on `rows` (filled in by the caller); throws for bad amounts. */
+function newReservation(request: ReserveRequest, rows: ReservedLedgerRow[]): Reservation {
+  const problems = [
+    ...amountProblems('estimatedTokens', request.estimatedTokens),
+    ...amountProblems('estimatedCostMicros', request.estimatedCostMicros),
+  ];
+  if (problems.length > 0) throw new InvalidBudgetError(problems);
+  return {
+    id: randomUUID(),
+    tenantId: request.tenantId,
+    apiKeyId: request.apiKeyId ?? null,
+    tokens: request.estimatedTokens,
+    costMicros: request.estimatedCostMicros,
+    rows,
+  };
+}
+
+/** JSON keeps any tenant and key id pair apart, whatever characters they contain. */
+function lookupKey(tenantId: string, apiKeyId: string | null): string {
+  return JSON.stringify([tenantId, apiKeyId]);
 }
 
 function messageOf(error: unknown): string {
