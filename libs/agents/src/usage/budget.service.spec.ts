@@ -360,6 +360,37 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       expect(find).toHaveBeenCalledTimes(4);
     });
 
+    it('reserveNow answers without waiting only from a cached lookup that found no budget', async () => {
+      const request = {
+        tenantId: TENANT,
+        apiKeyId: KEY,
+        estimatedTokens: 5,
+        estimatedCostMicros: 5,
+      };
+      expect(service.reserveNow(request)).toBeUndefined();
+      await reserveOne(service);
+
+      const reservation = service.reserveNow(request);
+      expect(reservation).toMatchObject({ tenantId: TENANT, apiKeyId: KEY, tokens: 5, rows: [] });
+      await service.settle(reservation!, { tokens: 3, costMicros: 3 });
+      expect(() => service.reserveNow({ ...request, estimatedTokens: -1 })).toThrow(
+        InvalidBudgetError,
+      );
+
+      clock.ms += 5_000;
+      expect(service.reserveNow(request)).toBeUndefined();
+      await service.setBudget({
+        tenantId: TENANT,
+        scope: 'tenant',
+        period: 'day',
+        maxTokens: 1000,
+        maxCostMicros: null,
+      });
+      await reserveOne(service);
+      expect(service.reserveNow(request)).toBeUndefined();
+      expect(cachedService({ lookupCacheTtlMs: 0 }).reserveNow(request)).toBeUndefined();
+    });
+
     it('queries on every reservation with a TTL of 0', async () => {
       const find = jest.spyOn(budgets, 'find');
       const uncached = cachedService({ lookupCacheTtlMs: 0 });
