@@ -7,7 +7,7 @@ import OpenAI, {
 
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from './chat.types';
 import type { FastFetch } from './http/fast-fetch';
-import { providerFetch } from './http/fast-fetch';
+import { providerFetch, responseHeader } from './http/fast-fetch';
 import type { LlmCallOptions, LlmProvider } from './llm-provider';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -194,7 +194,7 @@ function statusError(response: Response, text: string): APIError {
 
 /** As the SDK reads a successful answer: JSON when the media type says so, else text. */
 function parseBody(response: Response, text: string): unknown {
-  const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  const mediaType = responseHeader(response, 'content-type')?.split(';')[0]?.trim().toLowerCase();
   if (!mediaType?.includes('application/json') && !mediaType?.endsWith('+json')) return text;
   return text === '' ? undefined : (JSON.parse(text) as unknown);
 }

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 
 import type { FastFetch } from './fast-fetch';
-import { createFastFetch } from './fast-fetch';
+import { createFastFetch, responseHeader } from './fast-fetch';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -331,6 +331,18 @@ describe('createFastFetch', () => {
     expect(error.cause).toMatchObject({ code: 'ECONNRESET' });
   });
 
+  it('responseHeader reads one header of a fast-fetch or a native response', async () => {
+    server.handle((_req, _body, res) => json(res, 200, {}, { 'X-Request-Id': 'req_9' }));
+
+    const response = await fast.fetchWhole!(server.url);
+
+    expect(responseHeader(response, 'Content-Type')).toBe('application/json');
+    expect(responseHeader(response, 'x-request-id')).toBe(response.headers.get('x-request-id'));
+    expect(responseHeader(response, 'x-missing')).toBeNull();
+    const native = new Response('{}', { headers: { 'content-type': 'text/plain' } });
+    expect(responseHeader(native, 'content-type')).toBe('text/plain');
+  });
+
   describe('fetchWhole', () => {
     it('resolves only once the whole body has arrived, which text() then answers', async () => {
       const request = nextRequest(server);
@@ -389,7 +401,7 @@ describe('createFastFetch', () => {
 
       const response = await fast.fetchWhole!(server.url);
       const reader = response.body!.getReader();
-      const first = await reader.read();
+      const first = (await reader.read()) as ReadableStreamReadResult<Uint8Array>;
 
       expect(JSON.parse(decoder.decode(first.value))).toEqual({ ok: 1 });
       expect((await reader.read()).done).toBe(true);

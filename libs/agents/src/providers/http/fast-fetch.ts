@@ -269,7 +269,7 @@ class FastResponse {
   private buffered: Buffer | undefined;
   private errorStream: ((error: Error) => void) | undefined;
   /** The response's `[name, value, ...]` list; `headers` is built from it when first read. */
-  private readonly rawHeaders: readonly string[];
+  readonly rawHeaderList: readonly string[];
   private headerList: Headers | undefined;
 
   constructor(
@@ -285,7 +285,7 @@ class FastResponse {
     this.url = url;
     // A `Headers` validates and sorts every entry: most callers (the gateway's JSON POST)
     // never read it, so it is made on first use.
-    this.rawHeaders = res.rawHeaders;
+    this.rawHeaderList = res.rawHeaders;
     const bodyless =
       req.method === 'HEAD' || this.status === 204 || this.status === 304 || this.status < 200;
     if (bodyless || rawHeader(res.rawHeaders, 'content-length') === '0') {
@@ -314,7 +314,7 @@ class FastResponse {
   get headers(): Headers {
     if (this.headerList === undefined) {
       const headers = new Headers();
-      const raw = this.rawHeaders;
+      const raw = this.rawHeaderList;
       for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
       this.headerList = headers;
     }
@@ -523,8 +523,18 @@ function headerBlock(url: URL, headers: Record<string, string>, body: string | U
   return block;
 }
 
+/**
+ * `response.headers.get(name)`, without building the `Headers` of a fast-fetch response (the
+ * gateway reads only its content type).
+ */
+export function responseHeader(response: Response, name: string): string | null {
+  if (response instanceof FastResponse) return rawHeader(response.rawHeaderList, name) ?? null;
+  return response.headers.get(name);
+}
+
 /** A header's value from Node's raw list (repeats joined with `, `), without parsing the rest. */
 function rawHeader(raw: readonly string[], name: string): string | undefined {
+  name = name.toLowerCase();
   let value: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length === name.length && raw[i].toLowerCase() === name) {
