@@ -50,18 +50,23 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
     service = new BudgetService(database.dataSource.getRepository(BudgetEntity), ledger, clock);
   });
 
+  /** The tenant's daily token budget (no cost limit). */
+  function setTenantDayBudget(maxTokens: number) {
+    return service.setBudget({
+      tenantId: TENANT,
+      scope: 'tenant',
+      period: 'day',
+      maxTokens,
+      maxCostMicros: null,
+    });
+  }
+
   async function ledgerRow(scope: string, scopeId: string, period: string) {
     return ledger.findOneByOrFail({ scope: scope as 'tenant', scopeId, period: period as 'day' });
   }
 
   it('lets exactly as many concurrent reservations through as fit', async () => {
-    await service.setBudget({
-      tenantId: TENANT,
-      scope: 'tenant',
-      period: 'day',
-      maxTokens: 1000,
-      maxCostMicros: null,
-    });
+    await setTenantDayBudget(1000);
     await service.setBudget({
       tenantId: TENANT,
       scope: 'api_key',
@@ -323,13 +328,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
     }
 
     it('reuses a lookup within the TTL and queries again once it has passed', async () => {
-      await service.setBudget({
-        tenantId: TENANT,
-        scope: 'tenant',
-        period: 'day',
-        maxTokens: 1000,
-        maxCostMicros: null,
-      });
+      await setTenantDayBudget(1000);
       const find = jest.spyOn(budgets, 'find');
       const cached = cachedService({ lookupCacheTtlMs: 5_000 });
 
@@ -379,13 +378,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
 
       clock.ms += 5_000;
       expect(service.reserveNow(request)).toBeUndefined();
-      await service.setBudget({
-        tenantId: TENANT,
-        scope: 'tenant',
-        period: 'day',
-        maxTokens: 1000,
-        maxCostMicros: null,
-      });
+      await setTenantDayBudget(1000);
       await reserveOne(service);
       expect(service.reserveNow(request)).toBeUndefined();
       expect(cachedService({ lookupCacheTtlMs: 0 }).reserveNow(request)).toBeUndefined();
