@@ -46,39 +46,56 @@ export class TimeoutLayer extends Layer {
     super();
   }
 
-  async execute<T>(
+  execute<T>(
     fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T,
     signal: AbortSignal = neverAborted,
   ): Promise<T> {
-    const inner = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stop: (() => void) | undefined;
-    // Rejects when time runs out or the outer signal aborts, aborting `fn`'s signal.
-    const cut = new Promise<never>((_resolve, reject) => {
-      stop = () => {
-        inner.abort();
-        reject(new TaskCancelledError(`Operation timed out after ${this.durationMs}ms`));
+    // One promise and one turn per call (this layer runs twice on every call): no race, no
+    // async wrapper.
+    return new Promise<T>((resolve, reject) => {
+      const inner = new AbortController();
+      let settled = false;
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', stop);
       };
-      timer = setTimeout(stop, this.durationMs);
+      const fail = (error: Error) => {
+        if (settled) return;
+        settle();
+        if (signal.aborted) {
+          reject(abortReason(signal));
+        } else if (error instanceof TaskCancelledError || inner.signal.aborted) {
+          // A call that rejects on abort can fail with its own AbortError; the inner signal
+          // aborted (and the outer not) means time ran out.
+          this.events.timeout({ dependency: this.dependency, scope: this.scope });
+          reject(new DependencyTimeoutError(this.dependency, this.scope, this.durationMs));
+        } else {
+          reject(error);
+        }
+      };
+      // Time ran out or the outer signal aborted: `fn`'s signal aborts, the call returns now.
+      const stop = () => {
+        inner.abort();
+        fail(new TaskCancelledError(`Operation timed out after ${this.durationMs}ms`));
+      };
+      const timer = setTimeout(stop, this.durationMs);
       if (signal.aborted) stop();
       else signal.addEventListener('abort', stop, { once: true });
-    });
-    try {
-      // A synchronous throw lands in the catch below, as a rejection would.
-      return await Promise.race([fn({ signal: inner.signal }), cut]);
-    } catch (error) {
-      if (signal.aborted) throw abortReason(signal);
-      // A call that rejects on abort can win the race with its own AbortError; the inner
-      // signal aborted (and the outer not) means time ran out.
-      if (error instanceof TaskCancelledError || inner.signal.aborted) {
-        this.events.timeout({ dependency: this.dependency, scope: this.scope });
-        throw new DependencyTimeoutError(this.dependency, this.scope, this.durationMs);
+      let result: PromiseLike<T> | T;
+      try {
+        result = fn({ signal: inner.signal });
+      } catch (error) {
+        // A synchronous throw fails the call as a rejection would.
+        fail(error as Error);
+        return;
       }
-      throw error;
-    } finally {
-      clearTimeout(timer);
-      if (stop) signal.removeEventListener('abort', stop);
-    }
+      Promise.resolve(result).then((value) => {
+        if (settled) return;
+        settle();
+        resolve(value);
+      }, fail);
+    });
   }
 }
 
