@@ -214,19 +214,9 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
     const name = throttler.name ?? 'default';
     const { req } = this.getRequestResponse(context);
     const request = req as ThrottledRequest;
-    const ignoreUserAgents = throttler.ignoreUserAgents ?? this.commonOptions.ignoreUserAgents;
-    const userAgent = headerOf(request, 'user-agent');
-    if (ignoreUserAgents?.some((pattern) => pattern.test(userAgent ?? '')) === true) return true;
-
-    let state = this.states.get(req);
-    if (state === undefined) {
-      // Called outside canActivate (a subclass): keep the state for this call only.
-      state = { policies: [], usages: [] };
-    }
-    const showHeaders = throttler.setHeaders ?? this.commonOptions.setHeaders ?? true;
-    if (showHeaders) state.policies.push({ name, limit, ttl });
-    // Already denied by a shorter window: list the policy, spend none of this quota.
-    if (state.denial !== undefined) return true;
+    // Called outside canActivate (a subclass): keep the state for this call only.
+    const state = this.states.get(req) ?? { policies: [], usages: [] };
+    if (this.settledWithoutCount(state, request, throttler, limit, ttl)) return true;
 
     const tracker =
       getTracker === this.defaultTracker ? this.trackerOf(request) : await getTracker(req, context);
@@ -251,34 +241,54 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
   private handleNow(requestProps: ThrottlerRequest): boolean | undefined {
     const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = requestProps;
     const storage = this.storageService;
-    if (getTracker !== this.defaultTracker || !(storage instanceof SlidingWindowThrottlerStorage)) {
+    if (
+      getTracker !== this.defaultTracker ||
+      !(storage instanceof SlidingWindowThrottlerStorage) ||
+      !storage.countsNow
+    ) {
       return undefined;
     }
-    const name = throttler.name ?? 'default';
     const { req } = this.getRequestResponse(context);
-    const request = req as ThrottledRequest;
-    const ignoreUserAgents = throttler.ignoreUserAgents ?? this.commonOptions.ignoreUserAgents;
-    if (ignoreUserAgents !== undefined) return undefined;
     const state = this.states.get(req);
     if (state === undefined) return undefined;
-    const showHeaders = throttler.setHeaders ?? this.commonOptions.setHeaders ?? true;
-    if (state.denial !== undefined) {
-      // Already denied by a shorter window: list the policy, spend none of this quota.
-      if (showHeaders) state.policies.push({ name, limit, ttl });
-      return true;
-    }
+    const name = throttler.name ?? 'default';
+    const request = req as ThrottledRequest;
+    if (this.settledWithoutCount(state, request, throttler, limit, ttl)) return true;
+
     const tracker = this.trackerOf(request);
-    const key = generateKey(context, tracker, name);
-    let record: ThrottlerStorageRecord | undefined;
+    let record: ThrottlerStorageRecord;
     try {
-      record = storage.incrementNow(key, ttl, limit, blockDuration, name);
+      record = storage.incrementNow(
+        generateKey(context, tracker, name),
+        ttl,
+        limit,
+        blockDuration,
+        name,
+      )!;
     } catch (error) {
-      if (showHeaders) state.policies.push({ name, limit, ttl });
       return this.onStoreError(state, name, limit, error);
     }
-    if (record === undefined) return undefined;
-    if (showHeaders) state.policies.push({ name, limit, ttl });
     return this.counted(state, request, tracker, throttler, limit, ttl, record);
+  }
+
+  /**
+   * What comes before counting: an ignored user agent passes; otherwise the policy is listed
+   * for the headers, and a request already denied by a shorter window passes here too
+   * (spending none of this quota). True when there is nothing to count.
+   */
+  private settledWithoutCount(
+    state: RequestThrottleState,
+    request: ThrottledRequest,
+    throttler: ThrottlerOptions,
+    limit: number,
+    ttl: number,
+  ): boolean {
+    const ignoreUserAgents = throttler.ignoreUserAgents ?? this.commonOptions.ignoreUserAgents;
+    const userAgent = headerOf(request, 'user-agent');
+    if (ignoreUserAgents?.some((pattern) => pattern.test(userAgent ?? '')) === true) return true;
+    const showHeaders = throttler.setHeaders ?? this.commonOptions.setHeaders ?? true;
+    if (showHeaders) state.policies.push({ name: throttler.name ?? 'default', limit, ttl });
+    return state.denial !== undefined;
   }
 
   /** Notes one counted request: its quota for the headers, and a denial if it is over. */

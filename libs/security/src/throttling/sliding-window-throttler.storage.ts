@@ -48,14 +48,19 @@ export class SlidingWindowThrottlerStorage implements ThrottlerStorage {
     throttlerName: string,
   ): ThrottlerStorageRecord | undefined {
     const { store } = this;
-    // Only the plain in-memory store: a subclass may change what `hit` does.
-    if (
-      !(store instanceof MemoryRateLimitStore) ||
-      store.hit !== MemoryRateLimitStore.prototype.hit
-    ) {
-      return undefined;
-    }
-    return toRecord(store.hitSync(`${throttlerName}:${key}`, limit, ttl), limit);
+    if (!this.countsNow) return undefined;
+    return toRecord(
+      (store as MemoryRateLimitStore).hitSync(`${throttlerName}:${key}`, limit, ttl),
+      limit,
+    );
+  }
+
+  /** Whether `incrementNow` answers: only the plain in-memory store (a subclass may change `hit`). */
+  get countsNow(): boolean {
+    const { store } = this;
+    return (
+      store instanceof MemoryRateLimitStore && store.hit === MemoryRateLimitStore.prototype.hit
+    );
   }
 }
 
