@@ -22,6 +22,7 @@ import {
   assertBuilt,
   freePort,
   keelEnv,
+  keelMainArgs,
   makeTmpDir,
   median,
   round2,
@@ -318,11 +319,10 @@ async function startKeelProcess(settings, model, dir, concurrencyEnv, roleEnv) {
     ...settings.keelExtraEnv,
   });
   delete env.ALLOW_SQLITE_IN_PRODUCTION;
-  // BENCH_KEEL_NODE_ARGS: extra Node flags for Keel only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
-  const nodeArgs = (process.env.BENCH_KEEL_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const spawnedAt = Date.now();
   const name = roleEnv.APP_ROLE ? `keel-${roleEnv.APP_ROLE}` : 'keel';
-  const proc = startNode(name, [...nodeArgs, 'dist/src/main.js'], env);
+  const args = keelMainArgs();
+  const proc = startNode(name, args, env);
   const baseUrl = `http://${HOST}:${port}`;
   await waitUntilOk(proc, `${baseUrl}/health/ready`);
   // What the results show of the env: no secrets, no ports or temp paths.
@@ -337,7 +337,7 @@ async function startKeelProcess(settings, model, dir, concurrencyEnv, roleEnv) {
     ...roleEnv,
     ...settings.keelExtraEnv,
   };
-  return { proc, baseUrl, spawnedAt, env: shownEnv, nodeArgs };
+  return { proc, baseUrl, spawnedAt, env: shownEnv, nodeArgs: args.slice(0, -1) };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   cleanup,
   freePort,
   keelEnv,
+  keelMainArgs,
   makeTmpDir,
   median,
   run,
@@ -122,7 +123,7 @@ async function startKeel(build, upstreamUrl) {
     ]),
     LLM_MODEL_ALIASES: JSON.stringify({ bench: [{ provider: 'fake', model: 'gpt-4o-mini' }] }),
   });
-  const proc = startNode(build.name, [path.join(build.root, 'dist/src/main.js')], env);
+  const proc = startNode(build.name, keelMainArgs(build.root), env);
   const baseUrl = `http://${HOST}:${port}`;
   await waitUntilOk(proc, `${baseUrl}/health/ready`);
   const auth = await signIn(baseUrl);

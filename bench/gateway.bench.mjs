@@ -21,6 +21,7 @@ import {
   assertBuilt,
   freePort,
   keelEnv,
+  keelMainArgs,
   makeTmpDir,
   measure,
   median,
@@ -171,9 +172,8 @@ async function startKeel(dir, upstream) {
     SHUTDOWN_DRAIN_DELAY_MS: '0',
   };
   const env = keelEnv(dir, port, gatewayEnv);
-  // BENCH_KEEL_NODE_ARGS: extra Node flags for Keel only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
-  const nodeArgs = (process.env.BENCH_KEEL_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = startNode('keel', [...nodeArgs, 'dist/src/main.js'], env);
+  const args = keelMainArgs();
+  const proc = startNode('keel', args, env);
   const baseUrl = `http://${HOST}:${port}`;
   await waitUntilOk(proc, `${baseUrl}/health/ready`);
   const auth = await signIn(baseUrl);
@@ -202,6 +202,8 @@ async function startKeel(dir, upstream) {
       LLM_MODEL_ALIASES: env.LLM_MODEL_ALIASES,
       GATEWAY_CACHE: env.GATEWAY_CACHE,
     },
+    // As `npm start` starts it (package.json's start script), Node flags included.
+    command: `node ${args.map((arg) => (path.isAbsolute(arg) ? path.relative(ROOT, arg) : arg)).join(' ')}`,
     auth: 'Keel API key (scope llm:invoke) as Authorization: Bearer',
   };
 }
@@ -431,8 +433,9 @@ function toMarkdown(result) {
       `target and round after a ${s.warmupS} s warm-up (autocannon, whole milliseconds). ` +
       `Node ${result.node}, ${result.cpu.count} × ` +
       `${result.cpu.model}, commit ${result.commit ?? 'unknown'}.`,
-    '',
   );
+  for (const t of rows.filter((row) => row.command)) lines.push('', `${t.label}: \`${t.command}\``);
+  lines.push('');
   return lines.join('\n');
 }
 

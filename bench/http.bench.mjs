@@ -7,6 +7,7 @@ import {
   createAgent,
   freePort,
   keelEnv,
+  keelMainArgs,
   makeTmpDir,
   measure,
   median,
@@ -47,11 +48,7 @@ async function main() {
 
   const tmpDir = makeTmpDir('keel-bench-');
   const keelPort = await freePort();
-  const keel = startNode(
-    'keel',
-    ['dist/src/main.js'],
-    keelEnv(tmpDir, keelPort, { LOG_LEVEL: 'warn' }),
-  );
+  const keel = startNode('keel', keelMainArgs(), keelEnv(tmpDir, keelPort, { LOG_LEVEL: 'warn' }));
   const keelUrl = `http://${HOST}:${keelPort}`;
   await waitUntilOk(keel, `${keelUrl}/health/ready`);
   const auth = await signIn(keelUrl);

@@ -14,6 +14,7 @@ import {
   createAgent,
   freePort,
   keelEnv,
+  keelMainArgs,
   makeTmpDir,
   measure,
   median,
@@ -241,7 +242,7 @@ async function main() {
     const port = await freePort();
     config.proc = startNode(
       `keel ${config.key}`,
-      ['dist/src/main.js'],
+      keelMainArgs(),
       keelEnv(dir, port, { LOG_FORMAT: 'json', ...config.env }),
     );
     config.baseUrl = `http://${HOST}:${port}`;

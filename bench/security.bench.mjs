@@ -12,6 +12,7 @@ import {
   assertBuilt,
   freePort,
   keelEnv,
+  keelMainArgs,
   makeTmpDir,
   measure,
   median,
@@ -31,7 +32,7 @@ async function startKeel(dir, extra) {
   const port = await freePort();
   const proc = startNode(
     'keel',
-    ['dist/src/main.js'],
+    keelMainArgs(),
     // DEBUG_ROUTES is refused in production; `test` behaves the same on this path.
     keelEnv(dir, port, { NODE_ENV: 'test', LOG_LEVEL: 'warn', DEBUG_ROUTES: 'true', ...extra }),
   );

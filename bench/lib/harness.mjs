@@ -3,7 +3,15 @@
 // failure and Ctrl-C. See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,6 +83,30 @@ export function assertBuilt() {
       'dist/src/main.js is missing: run `npm run build` first, or use the npm script (it builds)',
     );
   }
+}
+
+/**
+ * `node` arguments that start Keel the way `npm start` does: package.json's start script
+ * (`exec node [flags] dist/src/main.js`) read from `root`, so a bench measures the service
+ * with the Node flags it ships with (today `--experimental-async-context-frame`), then
+ * BENCH_KEEL_NODE_ARGS: extra flags for Keel only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
+ */
+export function keelMainArgs(root = ROOT) {
+  const { scripts } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const match = /^exec node((?: --[\w-]+(?:=\S+)?)*) dist\/src\/main\.js$/.exec(
+    scripts?.start ?? '',
+  );
+  if (!match) {
+    throw new Error(
+      `${root}/package.json: the start script is not "exec node [flags] dist/src/main.js": ${scripts?.start}`,
+    );
+  }
+  const extra = process.env.BENCH_KEEL_NODE_ARGS ?? '';
+  return [
+    ...match[1].split(' ').filter(Boolean),
+    ...extra.split(' ').filter(Boolean),
+    path.join(root, 'dist/src/main.js'),
+  ];
 }
 
 /** Starts `node <args>` with only PATH and `env`, so a developer's shell cannot skew the run. */

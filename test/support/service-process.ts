@@ -1,10 +1,24 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-export const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
+const ROOT = join(__dirname, '..', '..');
+export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
+
+/**
+ * The Node flags `npm start` gives the service (package.json's start script,
+ * `exec node [flags] dist/src/main.js`), so a test of the built service runs it as shipped.
+ */
+export const START_FLAGS: readonly string[] = (() => {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const match = /^exec node((?: --[\w-]+(?:=\S+)?)*) dist\/src\/main\.js$/.exec(scripts.start);
+  if (!match) throw new Error(`unexpected start script in package.json: ${scripts.start}`);
+  return match[1].split(' ').filter(Boolean);
+})();
 
 export interface Exited {
   code: number | null;
@@ -14,7 +28,10 @@ export interface Exited {
   ms: number;
 }
 
-/** A built Keel process (`npm test` builds first), with only the variables a test gives it. */
+/**
+ * A built Keel process (`npm test` builds first), with only the variables a test gives it;
+ * MAIN starts with START_FLAGS.
+ */
 export function spawnNode(
   script: string,
   env: Record<string, string>,
@@ -22,7 +39,7 @@ export function spawnNode(
 ): { child: ChildProcess; exited: Promise<Exited> } {
   if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build first`);
   const started = Date.now();
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, script === MAIN ? [...START_FLAGS, script] : [script], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
