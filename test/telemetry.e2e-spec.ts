@@ -1,3 +1,4 @@
+import { startFakeOpenAiServer } from './support/fake-vendors';
 import type { OtlpSink } from './support/otlp-sink';
 import { startOtlpSink } from './support/otlp-sink';
 import { freePort, MAIN, spawnNode, waitForStatus } from './support/service-process';
@@ -240,6 +241,66 @@ describe('telemetry of the running service', () => {
       expect(metrics).toMatch(/gen_ai_client_token_usage_bucket\{[^}]*gen_ai_token_type="output"/);
     } finally {
       child.kill('SIGTERM');
+    }
+    await exited;
+  });
+
+  it('carries the trace to the vendor: an HTTP CLIENT span under the GenAI span, and traceparent', async () => {
+    const vendor = await startFakeOpenAiServer();
+    const port = await freePort();
+    const { child, exited } = spawnNode(MAIN, {
+      ...database.env,
+      NODE_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      OTEL_SERVICE_NAME: 'keel-e2e',
+      JWT_SECRET: TEST_JWT_SECRET,
+      ADMIN_EMAIL: TEST_ADMIN.email,
+      ADMIN_PASSWORD: TEST_ADMIN.password,
+      LLM_PROVIDERS: JSON.stringify([
+        { name: 'fake', kind: 'openai-compatible', baseUrl: vendor.url, apiKey: 'sk-fake' },
+      ]),
+      LLM_MODEL_ALIASES: JSON.stringify({ default: [{ provider: 'fake', model: 'gpt-4o-mini' }] }),
+    });
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
+      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(TEST_ADMIN),
+      });
+      const { access_token: token } = (await login.json()) as { access_token: string };
+      const traceId = '1234abcd1234abcd1234abcd1234abcd';
+      const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          traceparent: `00-${traceId}-abcdefabcdefabcd-01`,
+        },
+        body: JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(chat.status).toBe(200);
+      expect(chat.headers.get('x-keel-target')).toBe('fake/gpt-4o-mini');
+
+      const [genAi] = await sink.waitForSpans(
+        (s) => s.traceId === traceId && s.name === 'chat gpt-4o-mini',
+        10_000,
+      );
+      const [client] = await sink.waitForSpans(
+        (s) => s.traceId === traceId && s.kind === 3 && s.name === 'POST',
+        10_000,
+      );
+      expect(client.parentSpanId).toBe(genAi.spanId);
+      expect(client.attributes).toMatchObject({ 'http.response.status_code': 200 });
+      // The vendor sees the same trace, with the HTTP CLIENT span as its parent.
+      expect(vendor.requests).toHaveLength(1);
+      expect(vendor.requests[0].headers.traceparent).toBe(`00-${traceId}-${client.spanId}-01`);
+    } finally {
+      child.kill('SIGTERM');
+      await vendor.close();
     }
     await exited;
   });

@@ -328,7 +328,8 @@ describe('createFastFetch', () => {
     const error = (await text.catch((e: unknown) => e)) as TypeError;
     expect(error).toBeInstanceOf(TypeError);
     expect(error.message).toBe('terminated');
-    expect(error.cause).toMatchObject({ code: 'ECONNRESET' });
+    // What Node's fetch gives too: undici's SocketError.
+    expect(error.cause).toMatchObject({ code: 'UND_ERR_SOCKET' });
   });
 
   it('responseHeader reads one header of a fast-fetch or a native response', async () => {
@@ -423,7 +424,7 @@ describe('createFastFetch', () => {
     expect(failed).toBeInstanceOf(APIConnectionError);
   });
 
-  it('reuses one keep-alive socket for sequential requests, bodiless answers included', async () => {
+  it('reuses keep-alive sockets for sequential requests, bodiless answers included', async () => {
     server.handle((req, _body, res) => {
       if (req.url === '/empty') return res.writeHead(204).end();
       if (req.url === '/zero') return res.writeHead(200, { 'content-length': '0' }).end();
@@ -437,8 +438,11 @@ describe('createFastFetch', () => {
     expect(zero.headers.get('content-length')).toBe('0');
     expect(await (await fast.fetch(server.url)).json()).toEqual({ n: 6 });
 
-    expect(new Set(server.requests.map((r) => r.socket)).size).toBe(1);
-    expect(server.sockets.size).toBe(1);
+    // undici waits one event loop turn before it reuses a socket that has just answered (in
+    // case the server closes it after all), so back-to-back calls alternate between two.
+    expect(server.requests).toHaveLength(6);
+    expect(new Set(server.requests.map((r) => r.socket)).size).toBeLessThanOrEqual(2);
+    expect(server.sockets.size).toBeLessThanOrEqual(2);
   });
 
   it('decodes a gzip answer', async () => {
