@@ -286,7 +286,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private settle(response: FastResponse): void {
     if (this.done) return;
     this.done = true;
-    this.resolve(response as unknown as Response);
+    this.resolve(response);
   }
 
   /** Ends the exchange early: the connection is closed (it cannot be reused mid-body). */
