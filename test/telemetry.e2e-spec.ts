@@ -10,6 +10,53 @@ const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
 const CANARY = 'canary-3f9d27b1e8c4';
 
+/** Env of a traced service process on `port`, exporting to `sink`, with the test admin. */
+function tracedEnv(
+  database: TestDatabase,
+  sink: OtlpSink,
+  port: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...database.env,
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    OTEL_SERVICE_NAME: 'keel-e2e',
+    JWT_SECRET: TEST_JWT_SECRET,
+    ADMIN_EMAIL: TEST_ADMIN.email,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
+    ...extra,
+  };
+}
+
+/** Waits for readiness, then signs the test admin in; resolves with the access token. */
+async function signIn(port: number): Promise<string> {
+  await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
+  const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(TEST_ADMIN),
+  });
+  expect(login.status).toBe(200);
+  return ((await login.json()) as { access_token: string }).access_token;
+}
+
+/** A chat completion under the caller's trace `traceId`. */
+function chat(port: number, token: string, traceId: string, body: Record<string, unknown>) {
+  return fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      traceparent: `00-${traceId}-abcdefabcdefabcd-01`,
+    },
+    body: JSON.stringify(body),
+  });
+}
+
 /**
  * The built service as a process, because tracing patches modules at load time (which
  * Jest's module registry bypasses): one trace id in the response, the logs and the spans.
@@ -29,31 +76,18 @@ describe('telemetry of the running service', () => {
 
   it('shares one trace id between response, log lines and exported spans; the canary reaches no log', async () => {
     const port = await freePort();
-    const { child, exited } = spawnNode(MAIN, {
-      ...database.env,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'debug',
-      LOG_FORMAT: 'json',
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-      OTEL_SERVICE_NAME: 'keel-e2e',
-      METRICS_EXEMPLARS: 'true',
-      JWT_SECRET: TEST_JWT_SECRET,
-      ADMIN_EMAIL: TEST_ADMIN.email,
-      ADMIN_PASSWORD: TEST_ADMIN.password,
-    });
+    const { child, exited } = spawnNode(
+      MAIN,
+      tracedEnv(database, sink, port, {
+        LOG_LEVEL: 'debug',
+        LOG_FORMAT: 'json',
+        METRICS_EXEMPLARS: 'true',
+      }),
+    );
     let response: Response;
     let token = '';
     try {
-      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
-      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(TEST_ADMIN),
-      });
-      expect(login.status).toBe(200);
-      token = ((await login.json()) as { access_token: string }).access_token;
+      token = await signIn(port);
 
       // Credentials that pass, so the request reaches validation and is answered 400.
       response = await fetch(`http://127.0.0.1:${port}/v1/agents`, {
@@ -172,43 +206,18 @@ describe('telemetry of the running service', () => {
   it('traces a gateway call as a GenAI CLIENT span under the request, on the built-in dev provider', async () => {
     const port = await freePort();
     // No LLM configuration at all: the service answers with its deterministic dev provider.
-    const { child, exited } = spawnNode(MAIN, {
-      ...database.env,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-      OTEL_SERVICE_NAME: 'keel-e2e',
-      JWT_SECRET: TEST_JWT_SECRET,
-      ADMIN_EMAIL: TEST_ADMIN.email,
-      ADMIN_PASSWORD: TEST_ADMIN.password,
-    });
+    const { child, exited } = spawnNode(MAIN, tracedEnv(database, sink, port));
     try {
-      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
-      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(TEST_ADMIN),
-      });
-      const { access_token: token } = (await login.json()) as { access_token: string };
+      const token = await signIn(port);
       const traceId = 'abcdefabcdefabcdefabcdefabcdef12';
-      const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${token}`,
-          traceparent: `00-${traceId}-abcdefabcdefabcd-01`,
-        },
-        body: JSON.stringify({
-          model: 'default',
-          max_tokens: 64,
-          messages: [{ role: 'user', content: 'hello keel' }],
-        }),
+      const answer = await chat(port, token, traceId, {
+        model: 'default',
+        max_tokens: 64,
+        messages: [{ role: 'user', content: 'hello keel' }],
       });
-      expect(chat.status).toBe(200);
-      expect(chat.headers.get('x-keel-target')).toBe('dev/dev-echo');
-      const body = (await chat.json()) as { choices: { message: { content: string } }[] };
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-keel-target')).toBe('dev/dev-echo');
+      const body = (await answer.json()) as { choices: { message: { content: string } }[] };
       expect(body.choices[0].message.content).toContain('hello keel');
 
       const [server] = await sink.waitForSpans(
@@ -248,42 +257,26 @@ describe('telemetry of the running service', () => {
   it('carries the trace to the vendor: an HTTP CLIENT span under the GenAI span, and traceparent', async () => {
     const vendor = await startFakeOpenAiServer();
     const port = await freePort();
-    const { child, exited } = spawnNode(MAIN, {
-      ...database.env,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-      OTEL_SERVICE_NAME: 'keel-e2e',
-      JWT_SECRET: TEST_JWT_SECRET,
-      ADMIN_EMAIL: TEST_ADMIN.email,
-      ADMIN_PASSWORD: TEST_ADMIN.password,
-      LLM_PROVIDERS: JSON.stringify([
-        { name: 'fake', kind: 'openai-compatible', baseUrl: vendor.url, apiKey: 'sk-fake' },
-      ]),
-      LLM_MODEL_ALIASES: JSON.stringify({ default: [{ provider: 'fake', model: 'gpt-4o-mini' }] }),
-    });
+    const { child, exited } = spawnNode(
+      MAIN,
+      tracedEnv(database, sink, port, {
+        LLM_PROVIDERS: JSON.stringify([
+          { name: 'fake', kind: 'openai-compatible', baseUrl: vendor.url, apiKey: 'sk-fake' },
+        ]),
+        LLM_MODEL_ALIASES: JSON.stringify({
+          default: [{ provider: 'fake', model: 'gpt-4o-mini' }],
+        }),
+      }),
+    );
     try {
-      await waitForStatus(`http://127.0.0.1:${port}/health/ready`, 200, 15_000);
-      const login = await fetch(`http://127.0.0.1:${port}/v1/auth/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(TEST_ADMIN),
-      });
-      const { access_token: token } = (await login.json()) as { access_token: string };
+      const token = await signIn(port);
       const traceId = '1234abcd1234abcd1234abcd1234abcd';
-      const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${token}`,
-          traceparent: `00-${traceId}-abcdefabcdefabcd-01`,
-        },
-        body: JSON.stringify({ model: 'default', messages: [{ role: 'user', content: 'hi' }] }),
+      const answer = await chat(port, token, traceId, {
+        model: 'default',
+        messages: [{ role: 'user', content: 'hi' }],
       });
-      expect(chat.status).toBe(200);
-      expect(chat.headers.get('x-keel-target')).toBe('fake/gpt-4o-mini');
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-keel-target')).toBe('fake/gpt-4o-mini');
 
       const [genAi] = await sink.waitForSpans(
         (s) => s.traceId === traceId && s.name === 'chat gpt-4o-mini',
