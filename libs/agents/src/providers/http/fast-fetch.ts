@@ -203,8 +203,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       status: statusCode,
       statusText: statusMessage ?? '',
       headers,
-      bodyless:
-        this.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200,
+      bodyless: this.method === 'HEAD' || statusCode === 204 || statusCode === 304,
     };
     this.head = head;
     const encoding = headerValue(headers, 'content-encoding');
@@ -243,7 +242,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const { chunks } = this;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.length);
     this.detach();
-    this.settle(new FastResponse(this.head, { body }, this.detach, (error) => this.cancel(error)));
+    // Complete already: nothing left to detach or cancel.
+    this.settle(new FastResponse(this.head, { body }, noop, noop));
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
@@ -275,7 +275,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.head !== undefined) {
       const failure = wrap ? new TypeError('terminated', { cause: error }) : error;
       this.detach();
-      this.settle(new FastResponse(this.head, { failure }, this.detach, () => undefined));
+      this.settle(new FastResponse(this.head, { failure }, noop, noop));
       return;
     }
     this.done = true;
@@ -299,6 +299,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.signal?.removeEventListener('abort', this.onAbort);
   };
 }
+
+const noop = (): void => undefined;
 
 interface ResponseHead {
   url: string;
