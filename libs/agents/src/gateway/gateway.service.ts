@@ -123,15 +123,11 @@ export class GatewayService {
       const cacheKey = this.cacheKey(request, caller, options);
       // Without a cache key (cache off or bypassed) and without budgets to update, nothing
       // here waits: no promise turns before the upstream call.
-      if (cacheKey !== undefined) {
-        const cached = await this.lookup(cacheKey, telemetry);
-        if (cached) return this.servedFromCache(cached, call, telemetry);
-      } else {
-        telemetry.cache('bypass');
-      }
-      const estimate = this.estimate(request, caller, targets);
-      const reservation =
-        this.budgets.reserveNow(estimate) ?? (await this.budgets.reserve(estimate));
+      const lookup = this.lookup(cacheKey, telemetry);
+      const cached = lookup && (await lookup);
+      if (cached) return this.servedFromCache(cached, call, telemetry);
+      const reserving = this.reserve(request, caller, targets);
+      const reservation = reserving instanceof Promise ? await reserving : reserving;
       try {
         const routed = await telemetry.run(() =>
           this.router.complete(providerRequestOf(request), { signal: options.signal }),
@@ -293,17 +289,19 @@ export class GatewayService {
     return cacheKeyOf(request, { tenantId: caller.tenantId });
   }
 
-  private async lookup(
+  /** The cached answer for `key`; nothing to wait for (undefined) without a key. */
+  private lookup(
     key: string | undefined,
     telemetry: ChatTelemetry,
-  ): Promise<CachedCompletion | undefined> {
+  ): Promise<CachedCompletion | undefined> | undefined {
     if (key === undefined) {
       telemetry.cache('bypass');
       return undefined;
     }
-    const cached = await this.cache.get(key);
-    telemetry.cache(cached ? 'hit' : 'miss');
-    return cached;
+    return this.cache.get(key).then((cached) => {
+      telemetry.cache(cached ? 'hit' : 'miss');
+      return cached;
+    });
   }
 
   private servedFromCache(
@@ -331,12 +329,14 @@ export class GatewayService {
     return { completion, servedBy, cache: 'hit', costMicros: 0 };
   }
 
-  private async reserve(
+  /** Reserves the call's estimate: at once when no budget applies (cached lookup). */
+  private reserve(
     request: GatewayChatRequest,
     caller: GatewayCaller,
     targets: readonly ModelTarget[],
-  ): Promise<Reservation> {
-    return this.budgets.reserve(this.estimate(request, caller, targets));
+  ): Reservation | Promise<Reservation> {
+    const estimate = this.estimate(request, caller, targets);
+    return this.budgets.reserveNow(estimate) ?? this.budgets.reserve(estimate);
   }
 
   /** What a call may cost at most, to reserve before it: the dearest target's price. */

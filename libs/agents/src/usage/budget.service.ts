@@ -146,11 +146,6 @@ export class BudgetService {
   }
 
   /**
-   * Holds the estimate against every budget of the tenant and the API key.
-   * @throws BudgetExceededError (429) naming the first budget without room; nothing stays
-   *   reserved then.
-   */
-  /**
    * `reserve` without waiting, when its lookup is cached and finds no budget for the tenant
    * and key: an empty reservation (nothing to write). `undefined` when `reserve` has work to
    * do (budgets to update, or a lookup to make). Invalid amounts throw as `reserve` rejects.
@@ -166,6 +161,11 @@ export class BudgetService {
     return reservation;
   }
 
+  /**
+   * Holds the estimate against every budget of the tenant and the API key.
+   * @throws BudgetExceededError (429) naming the first budget without room; nothing stays
+   *   reserved then.
+   */
   async reserve(request: ReserveRequest): Promise<Reservation> {
     const rows: ReservedLedgerRow[] = [];
     const reservation = newReservation(request, rows);

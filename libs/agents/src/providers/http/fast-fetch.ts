@@ -355,13 +355,7 @@ class FastResponse {
       this.source = source;
       source.once('end', () => this.finish());
       // A broken compressed body (fetch: TypeError('terminated')).
-      source.once('error', (error) =>
-        this.fail(
-          error instanceof TypeError && error.message === 'terminated'
-            ? error
-            : new TypeError('terminated', { cause: error }),
-        ),
-      );
+      source.once('error', (error) => this.fail(new TypeError('terminated', { cause: error })));
     } else if ('body' in body) {
       this.buffered = body.body;
       this.finished = true;
