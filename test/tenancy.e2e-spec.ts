@@ -42,7 +42,15 @@ describe('tenant isolation', () => {
     });
     expect(key.statusCode).toBe(201);
     aliceKey = key.json();
+    const bobs = await inject('POST', '/v1/api-keys', bob, {
+      name: 'b-key',
+      scopes: ['agents:read', 'agents:write'],
+    });
+    expect(bobs.statusCode).toBe(201);
+    bobKeyValue = bobs.json<{ key: string }>().key;
   });
+  let bobKeyValue = '';
+  const bobKey = () => bobKeyValue;
   afterAll(() => testApp.close());
 
   it("answers 404 to every route that names another tenant's agent definition", async () => {
@@ -105,6 +113,65 @@ describe('tenant isolation', () => {
     expect((await inject('GET', `/v1/agents/${bobsAgent.id}`, bob)).json()).toMatchObject({
       model: 'm',
     });
+  });
+
+  it("answers 404 on every tenant-scoped route with a path id, given another tenant's id", async () => {
+    const run = await inject('POST', `/v1/agents/${aliceAgent.id}/runs`, alice, {
+      messages: [{ role: 'user', content: 'hello' }],
+    });
+    expect(run.statusCode).toBe(202);
+    // Alice's id for each tenant-scoped resource a route can name; /v1/admin is admins' only.
+    const aliceIds: Record<string, string> = {
+      agents: aliceAgent.id,
+      runs: run.json<{ id: string }>().id,
+      'api-keys': aliceKey.id,
+    };
+    const document = (await testApp.app.inject({ method: 'GET', url: '/docs-json' })).json<{
+      paths: Record<string, Record<string, unknown>>;
+    }>();
+    const validBodies: Record<string, object> = {
+      'POST /v1/agents/{id}/runs': { messages: [{ role: 'user', content: 'hello' }] },
+      'PATCH /v1/agents/{id}': { description: 'hijacked' },
+    };
+    const walked: string[] = [];
+    for (const [template, operations] of Object.entries(document.paths)) {
+      const match = /^\/v1\/([a-z-]+)\/\{id\}/.exec(template);
+      if (!match || template.startsWith('/v1/admin/')) continue;
+      const resource = match[1] ?? '';
+      // A new tenant-scoped route must say whose id it takes, so this test covers it.
+      expect({ template, known: resource in aliceIds }).toEqual({ template, known: true });
+      for (const method of Object.keys(operations)) {
+        const upper = method.toUpperCase() as Method;
+        const url = template.replace('{id}', aliceIds[resource] ?? '');
+        // A valid body, so the answer is about the id and not the body.
+        const payload = validBodies[`${upper} ${template}`] ?? (upper === 'POST' ? {} : undefined);
+        // API keys cannot manage API keys (403 whatever the id); every other route takes both.
+        const callers = resource === 'api-keys' ? [bob] : [bob, { 'x-api-key': bobKey() }];
+        for (const caller of callers) {
+          const res = await inject(upper, url, caller, payload);
+          expect({ method: upper, template, status: res.statusCode }).toEqual({
+            method: upper,
+            template,
+            status: 404,
+          });
+        }
+        walked.push(`${upper} ${template}`);
+      }
+    }
+    expect(walked).toEqual(
+      expect.arrayContaining([
+        'GET /v1/agents/{id}/runs',
+        'POST /v1/agents/{id}/runs',
+        'GET /v1/runs/{id}/steps',
+        'GET /v1/runs/{id}/events',
+        'POST /v1/runs/{id}/cancel',
+        'DELETE /v1/api-keys/{id}',
+      ]),
+    );
+    // Nothing of Alice's changed: her agent, run and key are all still there.
+    for (const [resource, id] of Object.entries(aliceIds)) {
+      expect((await inject('GET', `/v1/${resource}/${id}`, alice)).statusCode).toBe(200);
+    }
   });
 
   it('lets only admins manage tenants and users', async () => {

@@ -135,11 +135,14 @@ export class RunsController {
   @ApiOperation({ summary: "List an agent's runs, newest first" })
   @ApiOkResponse({ type: RunPageDto })
   @ApiBadRequestResponse({ description: 'Bad status, limit or cursor.' })
+  @ApiNotFoundResponse({ description: 'No such agent definition.' })
   async list(
     @CurrentPrincipal() principal: Principal,
     @Param('id', idPipe) agentId: string,
     @Query() query: ListRunsQueryDto,
   ): Promise<RunPageDto> {
+    // Like every route under /agents/:id: another tenant's agent, or none, is a 404.
+    await this.agents.get(principal.tenantId, agentId);
     const page = await this.runs.list(principal.tenantId, {
       agentId,
       limit: query.limit ?? DEFAULT_PAGE_SIZE,
