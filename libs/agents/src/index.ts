@@ -10,6 +10,8 @@ export * from './definitions/dto/update-agent-definition.dto';
 export * from './errors/agent-definition-not-found.error';
 export * from './errors/agent-name-taken.error';
 export * from './errors/invalid-page-request.error';
+export { NestingTooDeepError } from './errors/nesting-too-deep.error';
+export { MAX_JSON_DEPTH, nestsDeeperThan } from './json/json-depth';
 export type * from './interfaces/agents-options.interface';
 export { AGENTS_MIGRATIONS } from './migrations';
 export * from './providers';

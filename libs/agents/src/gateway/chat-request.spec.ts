@@ -450,6 +450,47 @@ describe('parseChatRequest', () => {
     ).toBe("messages[0].content[0].type 'input_audio' is not supported: only text parts");
   });
 
+  describe('nesting', () => {
+    /** A schema `depth` levels deep (the outer object included), built without recursion. */
+    function schema(depth: number): Record<string, unknown> {
+      let value: Record<string, unknown> = { type: 'string' };
+      for (let i = 1; i < depth; i++) value = { type: 'object', properties: { a: value } };
+      return value;
+    }
+    const tool = (parameters: unknown) => ({
+      type: 'function',
+      function: { name: 'f', parameters },
+    });
+    const format = (jsonSchema: unknown) => ({
+      type: 'json_schema',
+      json_schema: { name: 'answer', schema: jsonSchema },
+    });
+
+    it('accepts tool parameters and a response schema up to 64 levels deep', () => {
+      // `properties` adds a level between two schemas: 32 schemas are 63 levels.
+      const deepest = schema(32);
+      const request = parseChatRequest(
+        base({ tools: [tool(deepest)], response_format: format(deepest) }),
+      );
+      expect(request.tools?.[0].function.parameters).toBe(deepest);
+    });
+
+    it.each([
+      ['65 levels', 33],
+      ['9 999 levels', 5_000],
+    ])('refuses tool parameters and a response schema %s deep, naming them', (_label, schemas) => {
+      const deep = schema(schemas);
+      const toolError = rejectionOf(base({ tools: [WEATHER_TOOL, tool(deep)] }));
+      expect(toolError.param).toBe('tools[1].function.parameters');
+      expect(toolError.message).toBe(
+        'tools[1].function.parameters is nested deeper than 64 levels',
+      );
+      const formatError = rejectionOf(base({ response_format: format(deep) }));
+      expect(formatError.param).toBe('response_format');
+      expect(formatError.message).toMatch(/nested deeper than 64 levels/);
+    });
+  });
+
   it('refuses more than 10000 messages', () => {
     const messages = Array.from({ length: 10_001 }, () => USER);
     expect(rejectionOf(base({ messages })).param).toBe('messages');

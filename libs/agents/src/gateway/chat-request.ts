@@ -1,3 +1,4 @@
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json/json-depth';
 import type {
   ChatContent,
   ChatFunctionTool,
@@ -259,6 +260,13 @@ function parseTools(value: unknown): ChatFunctionTool[] | undefined {
         `${where}.function.parameters`,
       );
     }
+    // Providers, the cache key and the budget estimate all walk or serialise the schema.
+    if (fn.parameters !== undefined && nestsDeeperThan(fn.parameters, MAX_JSON_DEPTH)) {
+      throw invalid(
+        `${where}.function.parameters is nested deeper than ${MAX_JSON_DEPTH} levels`,
+        `${where}.function.parameters`,
+      );
+    }
     if (fn.strict !== undefined && fn.strict !== null && typeof fn.strict !== 'boolean') {
       throw invalid(`${where}.function.strict must be a boolean`, `${where}.function.strict`);
     }
@@ -303,6 +311,12 @@ function parseResponseFormat(value: unknown): ChatResponseFormat {
     }
     if (schema.schema !== undefined && !isRecord(schema.schema)) {
       throw invalid('response_format.json_schema.schema must be an object', 'response_format');
+    }
+    if (schema.schema !== undefined && nestsDeeperThan(schema.schema, MAX_JSON_DEPTH)) {
+      throw invalid(
+        `response_format.json_schema.schema is nested deeper than ${MAX_JSON_DEPTH} levels`,
+        'response_format',
+      );
     }
     return {
       type: 'json_schema',

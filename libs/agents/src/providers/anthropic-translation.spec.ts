@@ -118,7 +118,7 @@ describe('toAnthropicRequest', () => {
     ]);
   });
 
-  it('rejects tool-call arguments that are not a JSON object', () => {
+  it('rejects tool-call arguments that are not a JSON object, or nest deeper than 64 levels', () => {
     const call = (args: string): ChatRequest => ({
       model: 'm',
       messages: [
@@ -130,6 +130,15 @@ describe('toAnthropicRequest', () => {
     });
     expect(() => toAnthropicRequest(call('{oops'))).toThrow(InvalidChatRequestError);
     expect(() => toAnthropicRequest(call('[1]'))).toThrow(InvalidChatRequestError);
+    for (const depth of [65, 10_000]) {
+      const deep = `{"a":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+      expect(() => toAnthropicRequest(call(deep))).toThrow(
+        'Tool call c (t) has arguments nested deeper than 64 levels',
+      );
+    }
+    expect(() =>
+      toAnthropicRequest(call(`{"a":${'['.repeat(63)}${']'.repeat(63)}}`)),
+    ).not.toThrow();
   });
 
   it('translates tools, tool_choice, stop, user and leaves tool_choice out without tools', () => {

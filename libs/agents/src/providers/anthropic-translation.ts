@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json/json-depth';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -146,6 +147,12 @@ function toToolUse(call: ChatToolCall): Anthropic.ToolUseBlockParam {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidChatRequestError(
       `Tool call ${call.id} (${call.function.name}) has arguments that are not a JSON object`,
+    );
+  }
+  // Sent as part of the request body, which the SDK serialises recursively.
+  if (nestsDeeperThan(input, MAX_JSON_DEPTH)) {
+    throw new InvalidChatRequestError(
+      `Tool call ${call.id} (${call.function.name}) has arguments nested deeper than ${MAX_JSON_DEPTH} levels`,
     );
   }
   return { type: 'tool_use', id: call.id, name: call.function.name, input };

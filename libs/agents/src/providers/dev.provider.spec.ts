@@ -81,6 +81,23 @@ describe('DevProvider', () => {
     expect(chunks.at(-2)?.choices[0].finish_reason).toBe('tool_calls');
   });
 
+  it('calls the tool without arguments when the JSON object nests deeper than 64 levels', async () => {
+    for (const depth of [65, 10_000]) {
+      const deep = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+      const result = await provider.complete(
+        {
+          model: 'dev-echo',
+          tools,
+          messages: [{ role: 'user', content: `call get_weather ${deep}` }],
+        },
+        { signal: signal() },
+      );
+      expect(result.choices[0].message.tool_calls?.[0]).toMatchObject({
+        function: { name: 'get_weather', arguments: '{}' },
+      });
+    }
+  });
+
   it('does not call an unknown tool, nor any with tool_choice none', async () => {
     const unknown = await provider.complete(
       { model: 'dev-echo', tools, messages: [{ role: 'user', content: 'call launch_rockets' }] },

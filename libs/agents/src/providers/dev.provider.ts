@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json/json-depth';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -184,14 +185,19 @@ function pickToolCall(request: ChatRequest, userText: string): ChatToolCall | un
   return { id, type: 'function', function: { name, arguments: args } };
 }
 
-/** The first `{...}` in the text that parses as a JSON object. */
+/**
+ * The first `{...}` in the text that parses as a JSON object; none when that one nests
+ * deeper than `MAX_JSON_DEPTH` (it is serialised back as the call's arguments).
+ */
 function firstJsonObject(text: string): Record<string, unknown> | undefined {
   for (let start = text.indexOf('{'); start !== -1; start = text.indexOf('{', start + 1)) {
     for (let end = text.lastIndexOf('}'); end > start; end = text.lastIndexOf('}', end - 1)) {
       try {
         const value: unknown = JSON.parse(text.slice(start, end + 1));
         if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-          return value as Record<string, unknown>;
+          return nestsDeeperThan(value, MAX_JSON_DEPTH)
+            ? undefined
+            : (value as Record<string, unknown>);
         }
       } catch {
         // not this span; try a shorter one

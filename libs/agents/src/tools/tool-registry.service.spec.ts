@@ -291,6 +291,21 @@ describe('ToolRegistry', () => {
       },
     );
 
+    it('reports arguments nested deeper than 64 levels, 10 000 included, as invalid_arguments', async () => {
+      for (const depth of [65, 10_000]) {
+        const raw = `{"orderId":"ord_1","extra":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+        const result = await registry.call('lookup_order', raw, context());
+        expect(result).toMatchObject({
+          ok: false,
+          error: {
+            type: 'invalid_arguments',
+            message: 'Arguments are nested deeper than 64 levels',
+          },
+        });
+      }
+      expect(moduleRef.get(LookupOrderTool).calls).toHaveLength(0);
+    });
+
     it('treats empty arguments as an empty object', async () => {
       const result = await registry.call('current_time', '  ', context());
       expect(result).toMatchObject({ ok: true, output: { timezone: 'UTC' } });

@@ -8,6 +8,7 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { z } from 'zod';
 import type { ZodError } from 'zod';
 
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json/json-depth';
 import type { ChatFunctionTool } from '../providers/chat.types';
 import { DuplicateToolNameError } from './errors/duplicate-tool-name.error';
 import { InvalidToolDefinitionError } from './errors/invalid-tool-definition.error';
@@ -132,6 +133,13 @@ export class ToolRegistry implements OnModuleInit {
       json = rawArguments.trim() === '' ? {} : JSON.parse(rawArguments);
     } catch (error) {
       return failure('invalid_arguments', `Arguments are not valid JSON: ${messageOf(error)}`);
+    }
+    // The schema, the result cache's key and the stored step all walk the arguments.
+    if (nestsDeeperThan(json, MAX_JSON_DEPTH)) {
+      return failure(
+        'invalid_arguments',
+        `Arguments are nested deeper than ${MAX_JSON_DEPTH} levels`,
+      );
     }
     let parsed: z.ZodSafeParseResult<unknown>;
     try {

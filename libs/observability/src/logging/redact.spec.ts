@@ -58,4 +58,38 @@ describe('createRedactor', () => {
     const error = new Error('boom');
     expect(redact({ err: error }).err).toBe(error);
   });
+
+  it('redacts an object met twice in both places, and cuts a cycle back to it', () => {
+    const headers = { authorization: 'Bearer x' };
+    expect(redact({ request: { headers }, retry: { headers } })).toEqual({
+      request: { headers: { authorization: '[Redacted]' } },
+      retry: { headers: { authorization: '[Redacted]' } },
+    });
+    const cyclic: Record<string, unknown> = { password: 'p' };
+    cyclic.self = cyclic;
+    expect(redact(cyclic)).toEqual({ password: '[Redacted]', self: '[Circular]' });
+  });
+
+  /** `depth` levels of arrays and objects, the innermost holding a password, built without recursion. */
+  function nested(depth: number): unknown {
+    let value: unknown = { password: 'p' };
+    for (let i = 1; i < depth; i++) value = i % 2 === 0 ? { a: value } : [value];
+    return value;
+  }
+
+  it('redacts down to 9 levels of objects and arrays, and truncates below', () => {
+    expect(JSON.stringify(redact(nested(9)))).toContain('"password":"[Redacted]"');
+    const deeper = JSON.stringify(redact(nested(10)));
+    expect(deeper).toContain('"[Truncated]"');
+    expect(deeper).not.toContain('"p"');
+  });
+
+  it('walks a 10 000-deep value a bounded way: no stack overflow, nothing deep logged', () => {
+    const deep = nested(10_000);
+    let out: unknown;
+    expect(() => (out = redact(deep))).not.toThrow();
+    const text = JSON.stringify(out);
+    expect(text.length).toBeLessThan(200);
+    expect(text).toContain('"[Truncated]"');
+  });
 });

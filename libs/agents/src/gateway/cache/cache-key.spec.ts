@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 
+import { NestingTooDeepError } from '../../errors/nesting-too-deep.error';
 import type { CacheableChatRequest } from './cache-key';
-import { cacheKeyOf, canonicalJson } from './cache-key';
+import { CANONICAL_JSON_MAX_DEPTH, cacheKeyOf, canonicalJson } from './cache-key';
 
 const tenant = { tenantId: 'tenant-a' };
 
@@ -194,10 +195,47 @@ describe('cacheKeyOf', () => {
   });
 });
 
+/** `depth` levels of `{"a":...}` (alternating with arrays), built without recursion. */
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = i % 2 === 0 ? { a: value } : [value];
+  return value;
+}
+
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops undefined properties', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: undefined, x: 2 }], c: undefined } })).toBe(
       '{"a":{"d":[{"x":2,"z":1}]},"b":1}',
     );
+  });
+
+  it('takes values up to its depth limit', () => {
+    const atLimit = nested(CANONICAL_JSON_MAX_DEPTH);
+    expect(canonicalJson(atLimit)).toBe(JSON.stringify(atLimit));
+  });
+
+  it('refuses deeper values, a 10 000-deep one included, with a 400 and no stack overflow', () => {
+    for (const depth of [CANONICAL_JSON_MAX_DEPTH + 1, 10_000]) {
+      expect(() => canonicalJson(nested(depth))).toThrow(NestingTooDeepError);
+    }
+    expect(() => canonicalJson(nested(10_000))).toThrow(
+      `A value is nested deeper than ${CANONICAL_JSON_MAX_DEPTH} levels`,
+    );
+    expect(new NestingTooDeepError('A value', 1).getStatus()).toBe(400);
+  });
+
+  it('refuses a cyclic value instead of overflowing the stack', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow(NestingTooDeepError);
+  });
+});
+
+describe('cacheKeyOf on deep tool parameters', () => {
+  it('refuses a 10 000-deep schema with a 400, not a stack overflow', () => {
+    const tools = [
+      { type: 'function' as const, function: { name: 'f', parameters: { p: nested(10_000) } } },
+    ];
+    expect(() => cacheKeyOf(request({ tools }), tenant)).toThrow(NestingTooDeepError);
   });
 });

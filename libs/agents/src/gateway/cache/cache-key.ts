@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 
+import { NestingTooDeepError } from '../../errors/nesting-too-deep.error';
+import { MAX_JSON_DEPTH } from '../../json/json-depth';
 import type { ChatMessage, ChatRequest } from '../../providers/chat.types';
 import { contentText } from '../../providers/chat.types';
 
@@ -54,18 +56,33 @@ function normaliseMessage(message: ChatMessage): Record<string, unknown> {
   };
 }
 
-/** JSON with object keys sorted and `undefined` properties dropped, at every depth. */
+/**
+ * Deepest value `canonicalJson` takes: twice what the gateway and the tools accept in a
+ * schema or arguments (`MAX_JSON_DEPTH`), room for the keys' own wrapping, and far from
+ * what overflows the stack.
+ */
+export const CANONICAL_JSON_MAX_DEPTH = 2 * MAX_JSON_DEPTH;
+
+/**
+ * JSON with object keys sorted and `undefined` properties dropped, at every depth.
+ * @throws NestingTooDeepError (a 400) past `CANONICAL_JSON_MAX_DEPTH` levels: a key must
+ *   tell every value apart, so it cannot stop descending and stay exact.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return JSON.stringify(sortKeys(value, 0));
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
+/** `depth`: the arrays and objects around `value`. */
+function sortKeys(value: unknown, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;
+  if (depth >= CANONICAL_JSON_MAX_DEPTH) {
+    throw new NestingTooDeepError('A value', CANONICAL_JSON_MAX_DEPTH);
+  }
+  if (Array.isArray(value)) return value.map((item) => sortKeys(item, depth + 1));
   const sorted: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
     const child = (value as Record<string, unknown>)[key];
-    if (child !== undefined) sorted[key] = sortKeys(child);
+    if (child !== undefined) sorted[key] = sortKeys(child, depth + 1);
   }
   return sorted;
 }
