@@ -9,6 +9,8 @@ import { Logger } from 'nestjs-pino';
 import { version } from '../package.json';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config';
+import { closeIdleConnections } from './http/idle-connections';
+import { registerJsonBodyParser } from './http/json-body-parser';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { registerSecurityHeaders } from './http/security-headers';
@@ -29,6 +31,18 @@ export async function createApp(
     bodyLimit: config.http.bodyLimitBytes,
     // Above the load balancer's idle timeout, so it never reuses a connection we closed.
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Receiving a request (headers and body) is bounded; answering it is not: a slow vendor
+    // call or an event stream is a request already received. Node answers 408.
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      // How often Node enforces both (its default, 30 s, would let a 15 s limit run 45 s).
+      connectionsCheckingInterval: Math.min(
+        1_000,
+        Math.floor(Math.min(config.http.headersTimeoutMs, config.http.requestTimeoutMs) / 4),
+      ),
+    },
     // During a graceful shutdown in-flight work finishes; new work is refused by the
     // closed listener and `Connection: close`, not answered 503 (see @keel/health).
     return503OnClosing: false,
@@ -44,15 +58,19 @@ export async function createApp(
     adapter,
     {
       abortOnError: false,
-      // Fastify's own JSON parser (with prototype-poisoning protection) stays; Nest's extra
-      // parsers would add form bodies this JSON API does not accept (they answer 415).
+      // Fastify's own JSON parser (with prototype-poisoning protection) stays, behind a depth
+      // check (registerJsonBodyParser); Nest's extra parsers would add form bodies this JSON
+      // API does not accept (they answer 415).
       bodyParser: false,
       bufferLogs: true,
     },
   );
 
-  registerSecurityHeaders(app.getHttpAdapter().getInstance(), securityHeaders(config));
-  if (config.role === 'worker') restrictToWorkerRoutes(app.getHttpAdapter().getInstance());
+  const fastify = app.getHttpAdapter().getInstance();
+  registerJsonBodyParser(fastify, config.http.jsonMaxDepth);
+  closeIdleConnections(app.getHttpServer(), config.http.idleTimeoutMs);
+  registerSecurityHeaders(fastify, securityHeaders(config));
+  if (config.role === 'worker') restrictToWorkerRoutes(fastify);
   if (config.http.corsOrigins.length > 0) {
     app.enableCors({ origin: config.http.corsOrigins, maxAge: 600 });
   }

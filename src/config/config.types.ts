@@ -13,7 +13,15 @@ export interface HttpConfig {
   port: number;
   trustProxy: TrustProxy;
   bodyLimitBytes: number;
+  /** JSON bodies whose arrays and objects nest deeper than this answer 400. */
+  jsonMaxDepth: number;
   keepAliveTimeoutMs: number;
+  /** Longest time to receive a whole request, headers and body (Node answers 408). */
+  requestTimeoutMs: number;
+  /** Longest time to receive a request's headers; at most `requestTimeoutMs`. */
+  headersTimeoutMs: number;
+  /** A connection silent this long with no request in flight is closed. */
+  idleTimeoutMs: number;
   debugRoutes: boolean;
   /** Origins allowed to call the API from a browser; empty: no CORS. */
   corsOrigins: string[];

@@ -80,6 +80,8 @@ export const envSchema = z.object({
     )
     .default([]),
   BODY_LIMIT_BYTES: int(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  // Deeper bodies than a few thousand levels overflow recursive validators; 512 keeps a margin.
+  JSON_MAX_DEPTH: int(1, 512).default(64),
   DATABASE_URL: z
     .string()
     .regex(/^(postgres(ql)?:\/\/.+|sqlite:.+)$/, {
@@ -175,6 +177,10 @@ export const envSchema = z.object({
   RUNS_LOCK_MS: int(1_000, 3_600_000).default(30_000),
   RUNS_STALLED_CHECK_MS: int(500, 3_600_000).default(30_000),
   KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(72_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(1_000, 3_600_000).default(15_000),
+  /** Unset: `KEEP_ALIVE_TIMEOUT_MS`, so a load balancer's new connection lives as long as a used one. */
+  HTTP_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).optional(),
   SHUTDOWN_DRAIN_DELAY_MS: int(0, 600_000).default(5_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
   HEALTH_MAX_EVENT_LOOP_LAG_MS: int(100, 600_000).default(2_000),

@@ -34,6 +34,56 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('HTTP limits and timeouts', () => {
+    it('bounds JSON depth and request reception by default; idle connections live as long as kept-alive ones', () => {
+      expect(loadConfig({}).http).toMatchObject({
+        jsonMaxDepth: 64,
+        keepAliveTimeoutMs: 72_000,
+        requestTimeoutMs: 30_000,
+        headersTimeoutMs: 15_000,
+        idleTimeoutMs: 72_000,
+      });
+      expect(loadConfig({ KEEP_ALIVE_TIMEOUT_MS: '65000' }).http.idleTimeoutMs).toBe(65_000);
+    });
+
+    it('reads every variable', () => {
+      expect(
+        loadConfig({
+          JSON_MAX_DEPTH: '32',
+          HTTP_REQUEST_TIMEOUT_MS: '10000',
+          HTTP_HEADERS_TIMEOUT_MS: '10000',
+          HTTP_IDLE_TIMEOUT_MS: '5000',
+        }).http,
+      ).toMatchObject({
+        jsonMaxDepth: 32,
+        requestTimeoutMs: 10_000,
+        headersTimeoutMs: 10_000,
+        idleTimeoutMs: 5_000,
+      });
+    });
+
+    it('refuses a JSON depth a recursive validator could not take, and timeouts out of range', () => {
+      expect(
+        problemsOf({
+          JSON_MAX_DEPTH: '0',
+          HTTP_REQUEST_TIMEOUT_MS: '999',
+          HTTP_IDLE_TIMEOUT_MS: 'soon',
+        }),
+      ).toEqual([
+        expect.stringMatching(/^JSON_MAX_DEPTH: must be an integer from 1 to 512/),
+        expect.stringMatching(/^HTTP_REQUEST_TIMEOUT_MS: /),
+        expect.stringMatching(/^HTTP_IDLE_TIMEOUT_MS: /),
+      ]);
+      expect(problemsOf({ JSON_MAX_DEPTH: '513' })).toHaveLength(1);
+    });
+
+    it('refuses a headers timeout above the request timeout', () => {
+      expect(
+        problemsOf({ HTTP_REQUEST_TIMEOUT_MS: '10000', HTTP_HEADERS_TIMEOUT_MS: '15000' }),
+      ).toEqual(['HTTP_HEADERS_TIMEOUT_MS: must be at most HTTP_REQUEST_TIMEOUT_MS (10000)']);
+    });
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', LOG_LEVEL: '' }).http.port).toBe(3000);
   });

@@ -308,6 +308,15 @@ function runsProblems(e: Env): string[] {
   return problems;
 }
 
+function httpProblems(e: Env): string[] {
+  // Node refuses a headers timeout longer than the request timeout it is part of.
+  return e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS
+    ? [
+        `HTTP_HEADERS_TIMEOUT_MS: must be at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
+      ]
+    : [];
+}
+
 /**
  * Validates the environment once and returns the typed configuration, or throws a
  * `ConfigValidationError` that lists every problem at once.
@@ -328,6 +337,7 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
     problems.push('TOOL_CACHE: redis needs REDIS_URL');
   }
   if (parsed.success) problems.push(...runsProblems(parsed.data));
+  if (parsed.success) problems.push(...httpProblems(parsed.data));
   if (problems.length > 0 || !parsed.success || !gateway) {
     throw new ConfigValidationError(problems);
   }
@@ -341,7 +351,11 @@ export function loadConfig(env: RawEnv = process.env): AppConfig {
       port: e.PORT,
       trustProxy: e.TRUST_PROXY,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      jsonMaxDepth: e.JSON_MAX_DEPTH,
       keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS ?? e.KEEP_ALIVE_TIMEOUT_MS,
       debugRoutes: e.DEBUG_ROUTES,
       corsOrigins: e.CORS_ORIGINS.map((origin) => new URL(origin).origin),
     },
