@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { connect } from 'node:net';
 
 import { Controller, Get, Injectable, Module, Query } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -151,6 +152,30 @@ describe('GracefulShutdown on a listening Fastify app', () => {
     busy.destroy();
 
     expect(await get(port, '/health/live')).toEqual({ error: 'ECONNREFUSED' });
+  });
+
+  it('closes connections that never sent a byte instead of waiting timeoutMs for them', async () => {
+    const nest = await boot({ drainDelayMs: 0, timeoutMs: 10_000 });
+    const silent = await Promise.all(
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const socket = connect(port, '127.0.0.1', () => resolve(socket));
+            socket.on('error', reject);
+          }),
+      ),
+    );
+    const closedByServer = silent.map(
+      (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
+    );
+    // The server has accepted them all before close() starts.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const startedAt = Date.now();
+    await nest.close();
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    await Promise.all(closedByServer);
   });
 
   it('answers readiness 503 and liveness 200, with Connection: close, while draining', async () => {

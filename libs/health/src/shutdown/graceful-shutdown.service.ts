@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -14,7 +15,8 @@ export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'closed';
  * Graceful shutdown, run by Nest's `app.close()` before it disposes of the HTTP server and
  * closes the database: readiness turns 503 at once; the server keeps serving for
  * `drainDelayMs` so load balancers notice; responses carry `Connection: close` from the
- * start; then the listener closes and idle keep-alive connections are closed; in-flight requests
+ * start; then the listener closes and idle connections (keep-alive ones, and ones that never
+ * sent a byte) are closed; in-flight requests
  * finish, bounded by `timeoutMs`. The app (main.ts) calls `app.close()` on a signal and
  * exits afterwards.
  */
@@ -23,6 +25,8 @@ export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown
   private readonly logger = new Logger('Shutdown');
   private phaseValue: ShutdownPhase = 'serving';
   private drained: Promise<void> | undefined;
+  /** Open connections, for the ones Node's closeIdleConnections() does not close. */
+  private readonly sockets = new Set<Socket>();
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -41,6 +45,11 @@ export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown
   onModuleInit(): void {
     const adapter = this.adapterHost.httpAdapter as { getType?(): string } | undefined;
     if (adapter?.getType?.() !== 'fastify') return;
+    const server = this.adapterHost.httpAdapter.getHttpServer() as Server | undefined;
+    server?.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onSend', (_request, reply, payload, done) => {
       // From the first moment of draining, clients stop reusing connections: by the time
@@ -70,6 +79,9 @@ export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown
     if (server?.listening) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Node's closeIdleConnections() leaves connections that never sent a byte (a client's or a
+      // load balancer's spare ones): they would hold close() up until timeoutMs.
+      for (const socket of this.sockets) if (socket.bytesRead === 0) socket.destroy();
       const deadline = setTimeout(() => {
         this.logger.warn(`In-flight requests still running after ${timeoutMs} ms: closing them`);
         server.closeAllConnections();
