@@ -263,6 +263,45 @@ describe('LLM gateway (/v1/chat/completions)', () => {
     expect(closed.path).toBe('/v1/chat/completions');
   });
 
+  it('brings http_server_active_requests back to its baseline after 100 streams the client aborted', async () => {
+    const activeRequests = async (): Promise<number | undefined> => {
+      const res = await testApp.app.inject({ method: 'GET', url: '/metrics' });
+      return parsePrometheusText(res.body).find((s) => s.name === 'http_server_active_requests')
+        ?.value;
+    };
+    const baseline = await activeRequests();
+    expect(baseline).toBeDefined();
+    for (let batch = 0; batch < 10; batch++) {
+      for (let i = 0; i < 10; i++) {
+        primary.enqueue({ stream: { chunks: ['one ', 'two ', 'three ', 'four '], delayMs: 100 } });
+      }
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const stream = await client.chat.completions.create({
+            model: 'default',
+            stream: true,
+            messages: [{ role: 'user', content: `abort me ${batch}-${i}` }],
+          });
+          // Leave as soon as the stream has started, before its last chunk.
+          let chunks = 0;
+          for await (const chunk of stream) {
+            chunks += chunk.choices.length;
+            stream.controller.abort();
+            break;
+          }
+          expect(chunks).toBe(1);
+        }),
+      );
+    }
+    // The server sees each close a moment after the client: poll for a bounded time.
+    let active = await activeRequests();
+    for (let i = 0; i < 50 && active !== baseline; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      active = await activeRequests();
+    }
+    expect(active).toBe(baseline);
+  });
+
   it('serves an Anthropic target in the OpenAI shape, stream and non-stream', async () => {
     anthropic.enqueue({
       reply: { content: 'Bonjour', usage: { inputTokens: 8, outputTokens: 2 } },

@@ -44,7 +44,7 @@ type InstrumentedRequest = FastifyRequest & { [kTelemetry]?: Telemetry };
  * Observes every request with three Fastify hooks instead of Nest interceptors (an
  * interceptor alone costs about as much as a bare request): enters the request context,
  * echoes `X-Request-Id` (pair it with `requestIdFor` as Fastify's `genReqId`),
- * and on completion records the duration histogram, the error window, names the server
+ * and on completion, or when the client leaves first (status 499), records the duration histogram, the error window, names the server
  * span after the route template, and writes the one completion log line.
  */
 @Injectable()
@@ -85,10 +85,6 @@ export class HttpTelemetry implements OnModuleInit {
       this.finish(request, reply, false);
       done();
     });
-    fastify.addHook('onRequestAbort', (request, done) => {
-      this.finish(request, undefined, true);
-      done();
-    });
   }
 
   private start(request: InstrumentedRequest, reply: FastifyReply): void {
@@ -109,6 +105,13 @@ export class HttpTelemetry implements OnModuleInit {
     request[kTelemetry] = { context, span, spanContext, startedAt: performance.now(), done: false };
     this.contexts.enter(context, spanContext);
     this.metrics.active.inc();
+    // Fastify runs onResponse only for a response that finished, and onRequestAbort only
+    // while the request is still being read: a client leaving mid-response (a streamed
+    // completion, a run's events) gets neither. The socket's close settles every case;
+    // after a finished response `finish` has already run and this does nothing.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) this.finish(request, undefined, true);
+    });
   }
 
   /**
