@@ -170,6 +170,7 @@ describe('probes in production', () => {
       NODE_ENV: 'production',
       JWT_SECRET: 'p'.repeat(40),
       ALLOW_SQLITE_IN_PRODUCTION: 'true',
+      METRICS_TOKEN: 'metrics-token-0123456789',
     });
   });
   afterAll(() => testApp.close());

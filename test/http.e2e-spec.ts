@@ -237,6 +237,7 @@ describe('request path in production', () => {
       NODE_ENV: 'production',
       JWT_SECRET: 'x'.repeat(40),
       ALLOW_SQLITE_IN_PRODUCTION: 'true',
+      METRICS_TOKEN: 'metrics-token-0123456789',
     });
   });
   afterAll(() => testApp.close());

@@ -48,6 +48,8 @@ describe('the service process', () => {
       'DB_MIGRATE_ON_START',
       'TRUST_PROXY',
       'DATABASE_URL',
+      // No METRICS_TOKEN, METRICS_PORT or METRICS_PUBLIC: /metrics would be anonymous.
+      'METRICS_TOKEN',
     ]) {
       expect(stderr).toContain(`- ${name}`);
     }
@@ -79,6 +81,7 @@ describe('the service process', () => {
       NODE_ENV: 'production',
       JWT_SECRET_FILE: secretFile,
       ALLOW_SQLITE_IN_PRODUCTION: 'true',
+      METRICS_TOKEN: 'metrics-token-0123456789',
       ADMIN_EMAIL: TEST_ADMIN.email,
       ADMIN_PASSWORD: TEST_ADMIN.password,
       PORT: String(port),

@@ -138,8 +138,8 @@ export function startNode(name, args, env) {
 export const BENCH_ADMIN = { email: 'bench@keel.test', password: 'bench-password-0123' };
 
 /**
- * The env every Keel process of a bench shares: production, SQLite in `dir`, loopback, a
- * bootstrap admin, and rate limits that run on every request but never deny.
+ * The env every Keel process of a bench shares: production, SQLite in `dir`, loopback (an
+ * anonymous /metrics is fine there), a bootstrap admin, and rate limits that run on every request but never deny.
  */
 export function keelEnv(dir, port, extra = {}) {
   return {
@@ -150,6 +150,8 @@ export function keelEnv(dir, port, extra = {}) {
     RATE_LIMIT_BURST_LIMIT: '1000000000',
     RATE_LIMIT_SUSTAINED_LIMIT: '1000000000',
     ALLOW_SQLITE_IN_PRODUCTION: 'true',
+    // Loopback only: the benches scrape /metrics without a token.
+    METRICS_PUBLIC: 'true',
     DATABASE_URL: `sqlite:${path.join(dir, 'keel.sqlite')}`,
     PORT: String(port),
     HOST,

@@ -192,6 +192,7 @@ export const envSchema = z.object({
   METRICS_PORT: int(0, 65535).optional(),
   METRICS_EXEMPLARS: bool.default(false),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  METRICS_PUBLIC: bool.default(false),
   ERROR_RATE_WINDOW_MS: int(10_000, 86_400_000).default(300_000),
   ERROR_RATE_DEGRADED: ratio.gt(0, { error: 'must be a ratio above 0, at most 1' }).default(0.05),
   OTEL_SERVICE_NAME: z.string().min(1).default('keel'),
@@ -242,6 +243,18 @@ export function productionProblems(raw: RawEnv): string[] {
   }
   if (raw.DEBUG_ROUTES === 'true' || raw.DEBUG_ROUTES === '1') {
     problems.push('DEBUG_ROUTES: must be off when NODE_ENV=production');
+  }
+  const metricsOn = raw.METRICS_ENABLED !== 'false' && raw.METRICS_ENABLED !== '0';
+  const metricsPublic = raw.METRICS_PUBLIC === 'true' || raw.METRICS_PUBLIC === '1';
+  if (
+    metricsOn &&
+    raw.METRICS_TOKEN === undefined &&
+    raw.METRICS_PORT === undefined &&
+    !metricsPublic
+  ) {
+    problems.push(
+      'METRICS_TOKEN: /metrics would be served to anyone on the public port when NODE_ENV=production; set METRICS_TOKEN (a bearer token for Prometheus), or METRICS_PORT (a port kept off public traffic), or METRICS_PUBLIC=true to serve it anonymously on purpose',
+    );
   }
   const url = raw.DATABASE_URL ?? 'sqlite:';
   const allowSqlite =

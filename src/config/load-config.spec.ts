@@ -11,6 +11,7 @@ const PROD = {
   NODE_ENV: 'production',
   JWT_SECRET: 'k'.repeat(32),
   DATABASE_URL: 'postgres://db/keel',
+  METRICS_TOKEN: 'm'.repeat(24),
 };
 
 function problemsOf(env: Record<string, string>): readonly string[] {
@@ -168,9 +169,28 @@ describe('loadConfig', () => {
       );
     });
 
+    it('refuses an anonymous /metrics on the public port unless METRICS_PUBLIC=true says so', () => {
+      const { METRICS_TOKEN: _token, ...anonymous } = PROD;
+      expect(problemsOf(anonymous)).toEqual([
+        expect.stringMatching(/^METRICS_TOKEN: \/metrics would be served to anyone/),
+      ]);
+      expect(problemsOf({ ...anonymous, METRICS_PUBLIC: 'false' })).toHaveLength(1);
+      expect(
+        loadConfig({ ...anonymous, METRICS_PUBLIC: 'true' }).observability.metrics,
+      ).toMatchObject({
+        enabled: true,
+        token: undefined,
+      });
+      // A token, a port of its own, or no metrics at all: nothing anonymous on the public port.
+      expect(loadConfig({ ...anonymous, METRICS_PORT: '9464' }).env).toBe('production');
+      expect(loadConfig({ ...anonymous, METRICS_ENABLED: 'false' }).env).toBe('production');
+      // Outside production an anonymous /metrics is the default.
+      expect(loadConfig({ ...anonymous, NODE_ENV: 'development' }).env).toBe('development');
+    });
+
     it('reports production problems together with other ones', () => {
       expect(problemsOf({ NODE_ENV: 'production', PORT: 'x' }).map((p) => p.split(':')[0])).toEqual(
-        ['PORT', 'JWT_SECRET', 'DATABASE_URL'],
+        ['PORT', 'JWT_SECRET', 'METRICS_TOKEN', 'DATABASE_URL'],
       );
     });
   });

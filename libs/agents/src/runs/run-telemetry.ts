@@ -46,9 +46,9 @@ export interface InvokeAgentTelemetry {
  * `execute_tool {tool}` spans as its children. Metrics go to `@keel/observability`'s registry
  * when its `MetricsService` is visible, else to a private registry that `registry` exposes.
  *
- * `keel_agent_runs_by_tenant_total` is a business counter labelled by tenant id: its
- * cardinality grows with the number of tenants, so keep it out of high-resolution dashboards
- * (or drop it with a relabel rule) when tenants number in the thousands.
+ * No metric is labelled by tenant (or any other id): `/metrics` must not list the tenants, and
+ * a label that grows with them has no bound. Per-tenant figures are in the runs API and the
+ * usage tables.
  */
 @Injectable()
 export class RunTelemetry {
@@ -59,7 +59,6 @@ export class RunTelemetry {
   readonly toolCalls: Counter<'tool' | 'outcome'>;
   readonly queueDepth: Gauge;
   readonly queueWait: Histogram;
-  readonly runsByTenant: Counter<'tenant'>;
   readonly clock: Clock;
 
   constructor(@Optional() metrics?: MetricsService, @Optional() @Inject(Clock) clock?: Clock) {
@@ -98,11 +97,6 @@ export class RunTelemetry {
       help: 'Time agent runs waited in this process from enqueue to start, in seconds.',
       labelNames: [],
       buckets: [...RUN_QUEUE_WAIT_BUCKETS],
-    });
-    this.runsByTenant = service.counter({
-      name: 'keel_agent_runs_by_tenant_total',
-      help: 'Business counter: agent runs that ended, by tenant (one series per tenant).',
-      labelNames: ['tenant'],
     });
   }
 
@@ -189,10 +183,9 @@ export class RunTelemetry {
     }
   }
 
-  /** A run this process ended: counts it by status and tenant, its duration and steps. */
+  /** A run this process ended: counts it by status, its duration and steps. */
   runEnded(run: AgentRun): void {
     this.runs.inc({ status: run.status });
-    this.runsByTenant.inc({ tenant: run.tenantId });
     this.runSteps.observe(run.stepCount);
     const started = run.startedAt ?? run.createdAt;
     const ended = run.finishedAt?.getTime() ?? this.clock.now();
