@@ -521,7 +521,11 @@ describe('LLM gateway (/v1/chat/completions)', () => {
             max_tokens: 100,
             messages: [{ role: 'user', content: `budget ${i}` }],
           }),
-        }).then(async (res) => ({ status: res.status, body: await res.json() })),
+        }).then(async (res) => ({
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+          body: await res.json(),
+        })),
       ),
     );
     const ok = answers.filter((a) => a.status === 200);
@@ -533,6 +537,12 @@ describe('LLM gateway (/v1/chat/completions)', () => {
     expect(refused[0].body).toMatchObject({
       error: { type: 'insufficient_quota', code: 'budget_exceeded' },
     });
+    // A daily budget: Retry-After is the seconds left until the next UTC midnight.
+    const secondsToMidnight = (Date.UTC(...utcDate(1)) - Date.now()) / 1000;
+    for (const { retryAfter } of refused) {
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(Math.abs(Number(retryAfter) - secondsToMidnight)).toBeLessThan(60);
+    }
     // A refused request never reached the vendor.
     expect(primary.requestCount).toBe(ok.length);
 
@@ -568,3 +578,9 @@ describe('LLM gateway (/v1/chat/completions)', () => {
     expect(cost.reduce((sum, s) => sum + s.value, 0)).toBeGreaterThan(0);
   });
 });
+
+/** Year, month and day of today in UTC, plus `days`. */
+function utcDate(days: number): [number, number, number] {
+  const now = new Date();
+  return [now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + days];
+}

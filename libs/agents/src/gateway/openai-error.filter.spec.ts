@@ -41,7 +41,14 @@ class ThrowingController {
 
   @Get('budget')
   budget(): never {
-    throw new BudgetExceededError('b-1', 'tenant', 'month', RESETS_AT);
+    // Refused 90.5 s before the period rolls over.
+    throw new BudgetExceededError(
+      'b-1',
+      'tenant',
+      'month',
+      RESETS_AT,
+      RESETS_AT.getTime() - 90_500,
+    );
   }
 
   @Get('all-failed')
@@ -148,10 +155,12 @@ describe('OpenAiErrorFilter (HTTP)', () => {
     expect(report).not.toHaveBeenCalled();
   });
 
-  it('answers a spent budget with 429 insufficient_quota and tells SDKs not to retry', async () => {
+  it('answers a spent budget with 429 insufficient_quota, Retry-After, and tells SDKs not to retry', async () => {
     const { response, body } = await get('budget');
     expect(response.statusCode).toBe(429);
     expect(response.headers['x-should-retry']).toBe('false');
+    // Whole seconds until the period rolls over, rounded up.
+    expect(response.headers['retry-after']).toBe('91');
     expect(body).toEqual({
       error: {
         message:

@@ -45,8 +45,13 @@ export class OpenAiErrorFilter implements ExceptionFilter {
     }
     const { status, body } = this.toError(exception, request);
     if (reply.sent || reply.raw.headersSent) return;
-    // OpenAI's SDKs retry every 429 unless told not to; a spent budget stays spent.
-    if (exception instanceof BudgetExceededError) void reply.header('x-should-retry', 'false');
+    // OpenAI's SDKs retry every 429 unless told not to; a spent budget stays spent until its
+    // period rolls over, which Retry-After tells any other client.
+    if (exception instanceof BudgetExceededError) {
+      void reply
+        .header('x-should-retry', 'false')
+        .header('retry-after', String(exception.retryAfterSeconds));
+    }
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 

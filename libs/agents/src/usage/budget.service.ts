@@ -183,7 +183,7 @@ export class BudgetService {
         };
         await this.ensureLedgerRow(row);
         if (!(await this.tryReserve(row, budget, reservation))) {
-          throw new BudgetExceededError(budget.id, budget.scope, budget.period, window.end);
+          throw new BudgetExceededError(budget.id, budget.scope, budget.period, window.end, now);
         }
         rows.push(row);
       }

@@ -13,11 +13,17 @@ export class BudgetExceededError extends HttpException {
     readonly period: BudgetPeriod,
     /** When the period rolls over and the budget has room again. */
     readonly resetsAt: Date,
+    /** The time of the refusal, on the budget service's clock. */
+    nowMs: number,
   ) {
     super(
       `The ${PERIOD_NAMES[period]} ${SCOPE_NAMES[scope]} budget ${budgetId} has no room ` +
         `for this request; it resets at ${resetsAt.toISOString()}`,
       HttpStatus.TOO_MANY_REQUESTS,
     );
+    this.retryAfterSeconds = Math.max(1, Math.ceil((resetsAt.getTime() - nowMs) / 1000));
   }
+
+  /** Whole seconds until `resetsAt` (at least 1): the answer's `Retry-After`. */
+  readonly retryAfterSeconds: number;
 }
