@@ -81,6 +81,44 @@ describe('DevProvider', () => {
     expect(chunks.at(-2)?.choices[0].finish_reason).toBe('tool_calls');
   });
 
+  it('finds the JSON object after other braces, with braces inside its strings', async () => {
+    const result = await provider.complete(
+      {
+        model: 'dev-echo',
+        tools,
+        messages: [
+          { role: 'user', content: 'call get_weather {not json} then {"city": "O}s{lo"} {x}' },
+        ],
+      },
+      { signal: signal() },
+    );
+    expect(result.choices[0].message.tool_calls?.[0]).toMatchObject({
+      function: { name: 'get_weather', arguments: '{"city":"O}s{lo"}' },
+    });
+  });
+
+  it('answers a message made of 100 000 braces without a parse per pair of them', async () => {
+    // The old search parsed every (start, end) pair: about 10^9 JSON.parse calls here.
+    const braces = '{'.repeat(50_000) + '}'.repeat(50_000);
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const result = await provider.complete(
+        {
+          model: 'dev-echo',
+          tools,
+          messages: [{ role: 'user', content: `call get_weather ${braces}` }],
+        },
+        { signal: signal() },
+      );
+      expect(result.choices[0].message.tool_calls?.[0]).toMatchObject({
+        function: { name: 'get_weather', arguments: '{}' },
+      });
+      expect(parse.mock.calls.length).toBeLessThanOrEqual(16);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
   it('calls the tool without arguments when the JSON object nests deeper than 64 levels', async () => {
     for (const depth of [65, 10_000]) {
       const deep = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);

@@ -185,26 +185,53 @@ function pickToolCall(request: ChatRequest, userText: string): ChatToolCall | un
   return { id, type: 'function', function: { name, arguments: args } };
 }
 
+/** How many `{` of a message the dev provider tries as the start of a JSON object. */
+const MAX_JSON_OBJECT_STARTS = 16;
+
 /**
  * The first `{...}` in the text that parses as a JSON object; none when that one nests
- * deeper than `MAX_JSON_DEPTH` (it is serialised back as the call's arguments).
+ * deeper than `MAX_JSON_DEPTH` (it is serialised back as the call's arguments). Each start
+ * is tried once, up to its balancing `}`, and only the first few starts: a message full of
+ * braces costs linear time, not one parse per pair of braces.
  */
 function firstJsonObject(text: string): Record<string, unknown> | undefined {
-  for (let start = text.indexOf('{'); start !== -1; start = text.indexOf('{', start + 1)) {
-    for (let end = text.lastIndexOf('}'); end > start; end = text.lastIndexOf('}', end - 1)) {
-      try {
-        const value: unknown = JSON.parse(text.slice(start, end + 1));
-        if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-          return nestsDeeperThan(value, MAX_JSON_DEPTH)
-            ? undefined
-            : (value as Record<string, unknown>);
-        }
-      } catch {
-        // not this span; try a shorter one
+  let start = text.indexOf('{');
+  for (let tries = 0; start !== -1 && tries < MAX_JSON_OBJECT_STARTS; tries++) {
+    const end = balancingBrace(text, start);
+    try {
+      const value: unknown = JSON.parse(text.slice(start, end + 1));
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        return nestsDeeperThan(value, MAX_JSON_DEPTH)
+          ? undefined
+          : (value as Record<string, unknown>);
       }
+    } catch {
+      // not an object here (or no balancing brace: the slice is not JSON); try the next start
     }
+    start = text.indexOf('{', start + 1);
   }
   return undefined;
+}
+
+/** The index of the `}` that closes the `{` at `start`, braces in JSON strings skipped; -1 if none. */
+function balancingBrace(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b) {
+      depth++;
+    } else if (c === 0x7d && --depth === 0) {
+      return i;
+    }
+  }
+  return -1;
 }
 
 function lastUserText(messages: ChatMessage[]): string {
