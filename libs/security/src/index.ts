@@ -19,6 +19,7 @@ export * from './login-protection';
 export { SECURITY_MIGRATIONS } from './migrations';
 export * from './network';
 export * from './rate-limit';
+export * from './revocation';
 export * from './secrets';
 export * from './security.constants';
 export * from './security.entities';

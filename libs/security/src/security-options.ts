@@ -11,6 +11,8 @@ import { resolveJwtOptions } from './jwt';
 import type { LoginLockoutOptions, ResolvedLoginLockoutOptions } from './login-protection';
 import { resolveLoginLockoutOptions } from './login-protection';
 import { IpAllowList } from './network';
+import type { ResolvedRevocationOptions, RevocationOptions } from './revocation';
+import { resolveRevocationOptions } from './revocation';
 import type { EncryptionKeyRing, EncryptionKeyRingOptions } from './secrets';
 import { resolveKeyRing } from './secrets';
 
@@ -32,7 +34,10 @@ export interface SecurityModuleOptions {
   refreshTokenTtlSec?: number;
   /**
    * A connected ioredis client shared by rate limits and login lockout, so every replica
-   * counts together. The app owns it (and closes it). Without it, counters are per process.
+   * counts together, and by revocations (a changed user's tokens, a revoked API key), which
+   * then reach every replica at once. The app owns it (and closes it); the module opens one
+   * more connection of its own (`duplicate()`) to subscribe to revocations. Without it,
+   * counters are per process and other replicas see revocations when their caches expire.
    * @default undefined (in-process memory)
    */
   redis?: Redis;
@@ -59,6 +64,8 @@ export interface SecurityModuleOptions {
   adminAllowList?: string[];
   audit?: AuditOptions;
   apiKeys?: ApiKeysOptions;
+  /** How a changed user's access tokens stop working (see `AccessTokenRevocationService`). */
+  revocation?: RevocationOptions;
   passwordHasher?: PasswordHasherOptions;
   /**
    * Created on first start, when no user exists yet: a tenant and an admin in it.
@@ -84,6 +91,7 @@ export interface ResolvedSecurityOptions {
   adminAllowList: IpAllowList;
   audit: ResolvedAuditOptions;
   apiKeys: ResolvedApiKeysOptions;
+  revocation: ResolvedRevocationOptions;
   passwordHasher: PasswordHasherOptions;
   bootstrapAdmin?: { email: string; password: string; tenantName: string };
   encryption?: EncryptionKeyRing;
@@ -140,6 +148,9 @@ export function resolveSecurityOptions(options: SecurityModuleOptions): Resolved
   );
   const audit = attempt('audit', () => resolveAuditOptions(options.audit ?? {}));
   const apiKeys = attempt('apiKeys', () => resolveApiKeysOptions(options.apiKeys ?? {}));
+  const revocation = attempt('revocation', () =>
+    resolveRevocationOptions(options.revocation ?? {}),
+  );
   const encryption =
     options.encryption === undefined
       ? undefined
@@ -149,7 +160,15 @@ export function resolveSecurityOptions(options: SecurityModuleOptions): Resolved
     problems.push('bootstrapAdmin needs an email address and a password');
   }
 
-  if (problems.length > 0 || !jwt || !loginLockout || !adminAllowList || !audit || !apiKeys) {
+  if (
+    problems.length > 0 ||
+    !jwt ||
+    !loginLockout ||
+    !adminAllowList ||
+    !audit ||
+    !apiKeys ||
+    !revocation
+  ) {
     throw new InvalidSecurityOptionsError(problems);
   }
   const key = jwt.key;
@@ -163,6 +182,7 @@ export function resolveSecurityOptions(options: SecurityModuleOptions): Resolved
     adminAllowList,
     audit,
     apiKeys,
+    revocation,
     passwordHasher: options.passwordHasher ?? {},
     encryption,
     bootstrapAdmin: bootstrap && {

@@ -50,6 +50,11 @@ describe('SecurityModule', () => {
       localSignIn: true,
       refreshTokenTtlSec: 2_592_000,
       rateLimit: { onRedisFailure: 'fail-open-local' },
+      revocation: {
+        userCacheTtlMs: 5_000,
+        userCacheMaxEntries: 10_000,
+        channel: 'keel:revocations',
+      },
       bootstrapAdmin: { tenantName: 'default' },
     });
     await moduleRef.close();
@@ -73,10 +78,13 @@ describe('SecurityModule', () => {
       refreshTokenTtlSec: -1,
       rateLimit: { rules: [{ name: 'Bad Name', limit: 0, ttl: 1_000 }] },
       adminAllowList: ['10.0.0.0/99'],
+      revocation: { userCacheTtlMs: 3_600_000, channel: '' },
     } as SecurityModuleOptions;
     await expect(
       Test.createTestingModule({ imports: [database(), SecurityModule.forRoot(bad)] }).compile(),
-    ).rejects.toThrow(/jwt: .*secret.*refreshTokenTtlSec.*Bad Name.*limit.*adminAllowList/s);
+    ).rejects.toThrow(
+      /jwt: .*secret.*refreshTokenTtlSec.*Bad Name.*limit.*adminAllowList.*revocation: userCacheTtlMs.*channel/s,
+    );
   });
 
   describe('in a sibling app that imports only the library', () => {

@@ -23,6 +23,13 @@ import {
 } from './login-protection';
 import { ADMIN_IP_ALLOW_LIST, IpAllowListGuard } from './network';
 import { RateLimitStore } from './rate-limit';
+import {
+  AccessTokenRevocationService,
+  MemoryRevocationBus,
+  RedisRevocationBus,
+  REVOCATION_OPTIONS,
+  RevocationBus,
+} from './revocation';
 import { EncryptionService } from './secrets';
 import type { ResolvedSecurityOptions, SecurityModuleOptions } from './security-options';
 import { resolveSecurityOptions } from './security-options';
@@ -76,6 +83,12 @@ const fromOptions = <T>(provide: unknown, pick: (o: Resolved) => T) => ({
     fromOptions(API_KEYS_OPTIONS, (o) => o.apiKeys),
     fromOptions(ADMIN_IP_ALLOW_LIST, (o) => o.adminAllowList),
     fromOptions(LOGIN_LOCKOUT_OPTIONS, (o) => o.loginLockout),
+    fromOptions(REVOCATION_OPTIONS, (o) => o.revocation),
+    fromOptions(RevocationBus, (o) =>
+      o.redis
+        ? new RedisRevocationBus(o.redis, { channel: o.revocation.channel })
+        : new MemoryRevocationBus(),
+    ),
     fromOptions(KEEL_THROTTLER_OPTIONS, (o) => ({
       onStoreError: o.rateLimit.onRedisFailure === 'fail-closed' ? 'fail-closed' : 'fail-open',
     })),
@@ -101,6 +114,7 @@ const fromOptions = <T>(provide: unknown, pick: (o: Resolved) => T) => ({
     UsersService,
     AuthService,
     LoginLockoutService,
+    AccessTokenRevocationService,
     BootstrapAdminService,
     CredentialStrategy,
     AuthGuard,
@@ -122,6 +136,8 @@ const fromOptions = <T>(provide: unknown, pick: (o: Resolved) => T) => ({
     JwtService,
     RateLimitStore,
     LoginLockoutService,
+    AccessTokenRevocationService,
+    RevocationBus,
     EncryptionService,
   ],
 })

@@ -106,7 +106,8 @@ export class AdminUsersController {
   @Patch(':id')
   @ApiOperation({
     summary: 'Change roles, disable or enable, or set a new password',
-    description: 'Disabling a user or changing their password ends their sessions.',
+    description:
+      'Disabling a user or changing their password ends their sessions; new roles end their access tokens (refreshing gives a token with the new roles).',
   })
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse({ description: 'No such user.' })

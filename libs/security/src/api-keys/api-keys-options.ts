@@ -4,7 +4,8 @@ import { InvalidApiKeysOptionsError } from './errors/invalid-api-keys-options.er
 export interface ApiKeysOptions {
   /**
    * How long a key looked up by `authenticate` is served from this process' cache. A
-   * revocation on another replica reaches this one within this time; 0 disables the cache.
+   * revocation on another replica reaches this one at once through the module's Redis, and
+   * without it (or when its message is lost) within this time; 0 disables the cache.
    * @default 30000
    */
   cacheTtlMs?: number;

@@ -8,6 +8,8 @@ import type { AuditService } from '../audit/audit.service';
 import type { Principal, Role } from '../auth/principal';
 import { parseApiKey } from '../credentials/api-key';
 import { CreateApiKeys1764100000200 } from '../migrations/1764100000200-create-api-keys';
+import { MemoryRevocationBus } from '../revocation/revocation-bus';
+import type { RevocationBus } from '../revocation/revocation-bus';
 import { ApiKeyEntity } from './api-key.entity';
 import type { ApiKeysOptions } from './api-keys-options';
 import { resolveApiKeysOptions } from './api-keys-options';
@@ -58,12 +60,13 @@ describe('ApiKeysService', () => {
   let audit: FakeAudit;
   let service: ApiKeysService;
 
-  function build(options: ApiKeysOptions = {}): ApiKeysService {
+  function build(options: ApiKeysOptions = {}, bus?: RevocationBus): ApiKeysService {
     return new ApiKeysService(
       repository,
       resolveApiKeysOptions(options),
       audit as unknown as AuditService,
       clock,
+      bus,
     );
   }
 
@@ -292,6 +295,22 @@ describe('ApiKeysService', () => {
       await expect(service.authenticate(key)).resolves.not.toBeNull();
       clock.advance(30_000);
       await expect(service.authenticate(key)).resolves.toBeNull();
+    });
+
+    it('stops accepting a key revoked by another replica at once when the bus says so', async () => {
+      // Two replicas sharing a bus, as two processes share one through Redis.
+      const bus = new MemoryRevocationBus();
+      const here = build({}, bus);
+      const { key, record } = await here.create(alice, { name: 'k', scopes: ['agents:read'] });
+      await expect(here.authenticate(key)).resolves.not.toBeNull();
+      await build({}, bus).revoke(alice, record.id);
+      expect(here.authenticateCached(key)).toBeUndefined();
+      await expect(here.authenticate(key)).resolves.toBeNull();
+
+      const other = await here.create(alice, { name: 'k2', scopes: ['agents:read'] });
+      await expect(here.authenticate(other.key)).resolves.not.toBeNull();
+      await bus.publish({ kind: 'all' });
+      expect(here.authenticateCached(other.key)).toBeUndefined();
     });
 
     it('queries every time with the cache disabled', async () => {

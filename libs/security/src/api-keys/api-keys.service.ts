@@ -17,6 +17,7 @@ import {
   verifyApiKeySecretDigest,
 } from '../credentials/api-key';
 import { isUniqueViolation } from '../persistence/unique-violation';
+import { MemoryRevocationBus, RevocationBus } from '../revocation/revocation-bus';
 import { decodeApiKeyCursor, encodeApiKeyCursor } from './api-key-page-cursor';
 import type { ApiKeyScope } from './api-key-scopes';
 import { isApiKeyScope } from './api-key-scopes';
@@ -79,8 +80,9 @@ interface CachedApiKey {
  * secret are stored), listing, revocation and per-request authentication.
  *
  * `authenticate` serves keys from an in-process LRU cache for `cacheTtlMs` (default 30 s),
- * so repeated requests with a key cost no query. Revoking evicts the key here at once;
- * other replicas keep accepting it until their cached copy is older than `cacheTtlMs`.
+ * so repeated requests with a key cost no query. Revoking evicts the key here at once and,
+ * through the `RevocationBus` (Redis pub/sub), on the other replicas; without Redis they
+ * keep accepting it until their cached copy is older than `cacheTtlMs`.
  */
 @Injectable()
 export class ApiKeysService implements BeforeApplicationShutdown {
@@ -98,7 +100,15 @@ export class ApiKeysService implements BeforeApplicationShutdown {
     @Inject(API_KEYS_OPTIONS) private readonly options: ResolvedApiKeysOptions,
     private readonly audit: AuditService,
     @Optional() @Inject(Clock) private readonly clock: Clock = systemClock,
-  ) {}
+    @Optional()
+    @Inject(RevocationBus)
+    private readonly bus: RevocationBus = new MemoryRevocationBus(),
+  ) {
+    bus.subscribe((event) => {
+      if (event.kind === 'api-key') this.evict(event.prefix);
+      else if (event.kind === 'all') this.evictAll();
+    });
+  }
 
   async create(
     principal: Principal,
@@ -222,8 +232,8 @@ export class ApiKeysService implements BeforeApplicationShutdown {
 
   /**
    * Revokes a key of the principal's tenant: members their own keys, admins and operators
-   * any. Revoking a revoked key succeeds without a second audit event. This process stops
-   * accepting the key at once, other replicas within `cacheTtlMs`.
+   * any. Revoking a revoked key succeeds without a second audit event. Every replica stops
+   * accepting the key at once (with Redis; without it, other replicas within `cacheTtlMs`).
    */
   async revoke(principal: Principal, id: string, meta: ApiKeyRequestMeta = {}): Promise<void> {
     const record = await this.get(principal, id);
@@ -235,7 +245,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
       { id: record.id, tenantId: principal.tenantId, revokedAt: IsNull() },
       { revokedAt: new Date(this.clock.now()) },
     );
-    this.evict(record.prefix);
+    await this.bus.publish({ kind: 'api-key', prefix: record.prefix });
     if (!result.affected) return;
     this.audit.record({
       type: 'api_key.revoked',
@@ -250,7 +260,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
 
   /**
    * Revokes every active key a user created (the user was disabled or deleted); returns how
-   * many. Other replicas stop accepting them within `cacheTtlMs`.
+   * many. Other replicas stop accepting them as `revoke` says.
    */
   async revokeAllOfUser(userId: string, actor: string): Promise<number> {
     const keys = await this.repository.find({
@@ -263,7 +273,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
       { revokedAt: new Date(this.clock.now()) },
     );
     for (const key of keys) {
-      this.evict(key.prefix);
+      await this.bus.publish({ kind: 'api-key', prefix: key.prefix });
       this.audit.record({
         type: 'api_key.revoked',
         actor,
@@ -413,6 +423,12 @@ export class ApiKeysService implements BeforeApplicationShutdown {
   private evict(prefix: string): void {
     this.cache.delete(prefix);
     this.loading.delete(prefix);
+    this.evictions++;
+  }
+
+  private evictAll(): void {
+    this.cache.clear();
+    this.loading.clear();
     this.evictions++;
   }
 

@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   ForbiddenException,
   HttpException,
   HttpStatus,
@@ -41,6 +42,25 @@ export class MissingCredentialsError extends UnauthorizedException {
 
 export class InvalidCredentialError extends UnauthorizedException {
   constructor(message = 'The bearer token or API key is invalid') {
+    super(message);
+  }
+}
+
+/**
+ * The request carries two different credentials (a JWT and an API key, or two API keys in
+ * `Authorization` and `X-API-Key`): a 400 rather than a guess at which one was meant.
+ */
+export class ConflictingCredentialsError extends BadRequestException {
+  constructor() {
+    super(
+      'Send one credential: Authorization and X-API-Key carry different ones (the same API key in both is fine)',
+    );
+  }
+}
+
+/** A valid access token whose user changed, was disabled or was deleted since it was issued. */
+export class RevokedTokenError extends UnauthorizedException {
+  constructor(message: string) {
     super(message);
   }
 }

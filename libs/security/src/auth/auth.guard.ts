@@ -55,8 +55,9 @@ export class AuthGuard extends PassportAuthGuard(AUTH_STRATEGY) {
   }
 
   /**
-   * A boolean when the caller's API key is cached (Nest then goes on without a promise
-   * turn), a promise when a JWT or a database lookup has to be waited for.
+   * A boolean when the caller's API key is cached, or their JWT was verified before and its
+   * user is cached (Nest then goes on without a promise turn); a promise when a signature
+   * check or a database lookup has to be waited for.
    */
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const access = this.access.of(context);

@@ -9,6 +9,7 @@ import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../credentials';
 import { JwtService } from '../jwt';
 import { LoginLockoutService } from '../login-protection';
+import { TOKEN_VERSION_CLAIM } from '../revocation/revocation.constants';
 import type { ResolvedSecurityOptions } from '../security-options';
 import { SECURITY_OPTIONS } from '../security.constants';
 import type { UserEntity } from '../users/user.entity';
@@ -39,7 +40,8 @@ export interface RequestMeta {
 
 /**
  * Password sign-in, refresh-token rotation with reuse detection, and sign-out. Access tokens
- * are stateless JWTs; refresh tokens are stored only as SHA-256 hashes, one row per token.
+ * are JWTs that carry the user's token version (`ver`, see `AccessTokenRevocationService`);
+ * refresh tokens are stored only as SHA-256 hashes, one row per token.
  */
 @Injectable()
 export class AuthService {
@@ -176,6 +178,7 @@ export class AuthService {
       sub: user.id,
       tenant: user.tenantId,
       roles: user.roles,
+      [TOKEN_VERSION_CLAIM]: user.tokenVersion,
     });
     const next = generateRefreshToken();
     await this.refreshTokens.insert({

@@ -4,7 +4,8 @@ export type Role = (typeof ROLES)[number];
 
 /**
  * Who is calling: set on the request by the auth guard (`request.user`), read with
- * `@CurrentPrincipal()`. Access tokens carry it whole, so no lookup is needed per request.
+ * `@CurrentPrincipal()`. Access tokens carry it whole; only whether their user still
+ * stands behind them is checked (cached, see `AccessTokenRevocationService`).
  */
 export interface Principal {
   /** `user` for an access token, `api-key` for an API key. */

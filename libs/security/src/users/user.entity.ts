@@ -24,6 +24,13 @@ export class UserEntity {
   @Column({ type: 'boolean' })
   disabled!: boolean;
 
+  /**
+   * Written into each access token as `ver`; bumped when the roles or the password change or
+   * the user is disabled, which ends every token issued before.
+   */
+  @Column({ name: 'token_version', type: 'integer', default: 0 })
+  tokenVersion!: number;
+
   @Column({ name: 'created_at' })
   createdAt!: Date;
 

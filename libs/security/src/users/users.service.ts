@@ -11,6 +11,7 @@ import { EmailTakenError, UnknownTenantError, UserNotFoundError } from '../error
 import type { Page } from '../persistence/keyset-page';
 import { keysetPage } from '../persistence/keyset-page';
 import { isUniqueViolation } from '../persistence/unique-violation';
+import { AccessTokenRevocationService } from '../revocation/access-token-revocation.service';
 import { TenantsService } from '../tenants/tenants.service';
 import { UserEntity } from './user.entity';
 
@@ -38,6 +39,7 @@ export class UsersService {
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly tenants: TenantsService,
     private readonly hasher: PasswordHasher,
+    private readonly revocation: AccessTokenRevocationService,
     @Optional() @Inject(Clock) private readonly clock: Clock = systemClock,
   ) {}
 
@@ -51,6 +53,7 @@ export class UsersService {
       passwordHash: await this.hasher.hash(input.password),
       roles: [...new Set(input.roles)],
       disabled: false,
+      tokenVersion: 0,
       createdAt: now,
       updatedAt: now,
     });
@@ -87,9 +90,18 @@ export class UsersService {
     return this.users.count();
   }
 
+  /**
+   * Applies `changes`. New roles (a different set), a new password or disabling the user end
+   * every access token issued to them so far, on every replica (their token version is
+   * bumped); refresh tokens and API keys are the caller's to revoke. Every replica drops its
+   * cached copy of the user either way.
+   */
   async update(id: string, changes: UpdateUserInput): Promise<UserEntity> {
     const user = await this.get(id);
-    if (changes.roles !== undefined) user.roles = [...new Set(changes.roles)];
+    const roles = changes.roles === undefined ? user.roles : [...new Set(changes.roles)];
+    const endsTokens =
+      !sameRoles(roles, user.roles) || changes.disabled === true || changes.password !== undefined;
+    user.roles = roles;
     if (changes.disabled !== undefined) user.disabled = changes.disabled;
     if (changes.password !== undefined)
       user.passwordHash = await this.hasher.hash(changes.password);
@@ -101,8 +113,13 @@ export class UsersService {
         disabled: user.disabled,
         passwordHash: user.passwordHash,
         updatedAt: user.updatedAt,
+        // In SQL, so two changes at once both count.
+        ...(endsTokens ? { tokenVersion: () => 'token_version + 1' } : {}),
       },
     );
+    if (endsTokens) user.tokenVersion += 1;
+    // Also when enabling: replicas must forget that the user was disabled.
+    await this.revocation.userChanged(id);
     return user;
   }
 
@@ -111,8 +128,14 @@ export class UsersService {
     await this.users.update({ id }, { passwordHash: await this.hasher.hash(password) });
   }
 
+  /** Deletes the user; their access tokens stop working on every replica. */
   async remove(id: string): Promise<void> {
     const result = await this.users.delete({ id });
     if (!result.affected) throw new UserNotFoundError(id);
+    await this.revocation.userChanged(id);
   }
+}
+
+function sameRoles(a: readonly Role[], b: readonly Role[]): boolean {
+  return a.length === b.length && a.every((role) => b.includes(role));
 }

@@ -1,0 +1,11 @@
+export { AccessTokenRevocationService } from './access-token-revocation.service';
+export type { TokenStanding, TokenSubject } from './access-token-revocation.service';
+export { InvalidRevocationOptionsError } from './errors/invalid-revocation-options.error';
+export { UserStoreUnavailableError } from './errors/user-store-unavailable.error';
+export { DEFAULT_REVOCATION_CHANNEL, RedisRevocationBus } from './redis-revocation-bus';
+export type { RedisRevocationBusOptions } from './redis-revocation-bus';
+export { MemoryRevocationBus, RevocationBus } from './revocation-bus';
+export type { RevocationEvent, RevocationListener } from './revocation-bus';
+export { DEFAULT_REVOCATION_OPTIONS, resolveRevocationOptions } from './revocation-options';
+export type { ResolvedRevocationOptions, RevocationOptions } from './revocation-options';
+export { REVOCATION_OPTIONS, TOKEN_VERSION_CLAIM } from './revocation.constants';
