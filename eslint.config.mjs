@@ -60,7 +60,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**/*.ts', 'test/**/*.ts', 'jest.config.js', 'bench/**/*.{js,mjs,ts}'],
+    files: ['src/config/**/*.ts', 'test/**/*.ts', 'jest*.js', 'bench/**/*.{js,mjs,ts}'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
@@ -76,7 +76,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['**/*.cjs', 'jest.config.js'],
+    files: ['**/*.cjs', 'jest*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
