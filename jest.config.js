@@ -26,6 +26,11 @@ if (!withPostgres) {
 module.exports = {
   // A global option: Jest ignores it inside a project.
   testTimeout: 30_000,
+  // On a 2-core machine (one worker) Jest runs every file in its own main process, where
+  // module registries of earlier files pile up past 3 GB and the app's own RSS health
+  // indicator (2 GiB) reports the test runner as unhealthy. A memory limit makes Jest use
+  // a worker (still one file at a time) and start a fresh one when it grows past the limit.
+  workerIdleMemoryLimit: '1GB',
   projects: [
     {
       ...common,
