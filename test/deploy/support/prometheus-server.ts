@@ -72,6 +72,17 @@ export function startPrometheusServer(options: {
           ? { authorization: { type: 'Bearer', credentials: target.bearerToken } }
           : {}),
         static_configs: [{ targets: [target.address] }],
+        // Prometheus 3 (docker/compose.yaml's) stores a whole-number `le` as a float
+        // (`le="1"` becomes `le="1.0"`); 2.x keeps the text. Do as 3 does, so a query
+        // that only works on one of them fails here.
+        metric_relabel_configs: [
+          {
+            source_labels: ['le'],
+            regex: '(\\d+)',
+            target_label: 'le',
+            replacement: '${1}.0',
+          },
+        ],
       })),
     }),
   );
