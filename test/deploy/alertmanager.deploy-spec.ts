@@ -1,5 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { parse } from 'yaml';
@@ -73,6 +76,34 @@ function alertNamesIn(matchers: string[] = []): string[] {
   });
 }
 
+/** A TCP port free right now on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`nothing after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+interface ApiAlert {
+  labels: Record<string, string>;
+  status: { state: string; inhibitedBy: string[] };
+}
+
 describe('Alertmanager configuration (alertmanager/)', () => {
   it('amtool check-config accepts it', () => {
     const result = amtool('check-config', CONFIG);
@@ -127,5 +158,134 @@ describe('Alertmanager configuration (alertmanager/)', () => {
     const receivers = Object.fromEntries(config.receivers.map((r) => [r.name, r]));
     expect(receivers.webhook?.webhook_configs?.[0]?.url).toMatch(/^https?:\/\//);
     expect(receivers.null).toEqual({ name: 'null' });
+  });
+
+  describe('in a running Alertmanager', () => {
+    let alertmanager: ChildProcess;
+    let url: string;
+    let storage: string;
+    let log = '';
+
+    beforeAll(async () => {
+      const binary = requireTool(
+        'prometheus-alertmanager',
+        'apt-get install prometheus-alertmanager',
+      );
+      storage = mkdtempSync(join(tmpdir(), 'keel-alertmanager-'));
+      const port = await freePort();
+      url = `http://127.0.0.1:${port}`;
+      alertmanager = spawn(
+        binary,
+        [
+          `--config.file=${join(ROOT, CONFIG)}`,
+          `--storage.path=${storage}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          '--cluster.listen-address=',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      alertmanager.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      await until(async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 20_000);
+    });
+
+    afterAll(() => {
+      alertmanager?.kill();
+      if (storage) rmSync(storage, { recursive: true, force: true });
+    });
+
+    /** Posts alerts, then the status Alertmanager gives each once the inhibitor saw them. */
+    async function statusOf(
+      alerts: Record<string, string>[],
+      settled: (found: ApiAlert[]) => boolean,
+    ): Promise<ApiAlert[]> {
+      const posted = await fetch(`${url}/api/v2/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alerts.map((labels) => ({ labels }))),
+      });
+      expect(posted.status).toBe(200);
+      return until(async () => {
+        const found = (await (await fetch(`${url}/api/v2/alerts`)).json()) as ApiAlert[];
+        return found.length >= alerts.length && settled(found) ? found : undefined;
+      }, 10_000);
+    }
+
+    function inhibited(found: ApiAlert[], labels: Record<string, string>): boolean {
+      const alert = found.find((a) =>
+        Object.entries(labels).every(([name, value]) => a.labels[name] === value),
+      );
+      if (!alert) throw new Error(`no alert ${JSON.stringify(labels)} in ${log}`);
+      return alert.status.inhibitedBy.length > 0;
+    }
+
+    it("a target down silences its job's 5xx alert, not another job's", async () => {
+      const down = { service: 'keel', job: 'keel-api', severity: 'critical' };
+      const found = await statusOf(
+        [
+          { alertname: 'KeelTargetDown', instance: 'api-1:3000', ...down },
+          { alertname: 'KeelHigh5xxRatio', ...down },
+          {
+            alertname: 'KeelHigh5xxRatio',
+            service: 'keel',
+            job: 'keel-worker',
+            severity: 'critical',
+          },
+        ],
+        (alerts) => alerts.some((a) => a.status.inhibitedBy.length > 0),
+      );
+      expect(inhibited(found, { alertname: 'KeelHigh5xxRatio', job: 'keel-api' })).toBe(true);
+      expect(inhibited(found, { alertname: 'KeelHigh5xxRatio', job: 'keel-worker' })).toBe(false);
+      expect(inhibited(found, { alertname: 'KeelTargetDown' })).toBe(false);
+    });
+
+    it('all LLM targets failing silences the per-provider breaker alerts', async () => {
+      const labels = { service: 'keel', job: 'keel-llm' };
+      const found = await statusOf(
+        [
+          {
+            alertname: 'KeelLlmAllTargetsFailed',
+            gen_ai_request_model: 'gpt',
+            severity: 'critical',
+            ...labels,
+          },
+          { alertname: 'KeelCircuitOpen', dependency: 'openai', severity: 'warning', ...labels },
+        ],
+        (alerts) =>
+          alerts.some((a) => a.labels.job === 'keel-llm' && a.status.inhibitedBy.length > 0),
+      );
+      expect(inhibited(found, { alertname: 'KeelCircuitOpen', job: 'keel-llm' })).toBe(true);
+      expect(inhibited(found, { alertname: 'KeelLlmAllTargetsFailed', job: 'keel-llm' })).toBe(
+        false,
+      );
+    });
+
+    it('a fast burn silences the slow burn of the same SLO only', async () => {
+      const labels = { service: 'keel', job: 'keel-slo' };
+      const found = await statusOf(
+        [
+          {
+            alertname: 'KeelAvailabilitySLOFastBurn',
+            slo: 'availability',
+            severity: 'critical',
+            ...labels,
+          },
+          {
+            alertname: 'KeelAvailabilitySLOSlowBurn',
+            slo: 'availability',
+            severity: 'warning',
+            ...labels,
+          },
+          { alertname: 'KeelLatencySLOSlowBurn', slo: 'latency', severity: 'warning', ...labels },
+        ],
+        (alerts) =>
+          alerts.some((a) => a.labels.job === 'keel-slo' && a.status.inhibitedBy.length > 0),
+      );
+      expect(inhibited(found, { alertname: 'KeelAvailabilitySLOSlowBurn', job: 'keel-slo' })).toBe(
+        true,
+      );
+      expect(inhibited(found, { alertname: 'KeelLatencySLOSlowBurn', job: 'keel-slo' })).toBe(
+        false,
+      );
+    });
   });
 });
