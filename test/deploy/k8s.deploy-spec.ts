@@ -2,7 +2,7 @@ import 'reflect-metadata';
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 
 import { HealthController } from '@keel/health';
 import { RequestMethod } from '@nestjs/common';
@@ -19,6 +19,7 @@ import type { EnvSource, K8sObject, Overlay, Workload } from './support/k8s-mani
 import {
   byKind,
   containerEnv,
+  imageFacts,
   K8S_DIR,
   literal,
   named,
@@ -63,6 +64,13 @@ function healthRoutes(): Set<string> {
     routes.add(`/${[base, path].filter((p) => p && p !== '/').join('/')}`);
   }
   return routes;
+}
+
+/** Where the app writes by default (SQLite's folder): `./data` under the image's WORKDIR. */
+function dataDir(): string {
+  const url = envSchema.shape.DATABASE_URL.parse(undefined);
+  const relative = posix.dirname(url.slice('sqlite:'.length));
+  return posix.join(imageFacts().workdir, relative);
 }
 
 /** The value the app runs with: the manifest's literal, else the schema's default. */
@@ -283,7 +291,7 @@ describe('Kubernetes manifests (k8s/)', () => {
           expect(security.capabilities?.add ?? []).toEqual([]);
           // A read-only root needs somewhere to write: /tmp, and the data dir for the app.
           const mounts = new Map((container.volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
-          const wanted = workload.kind === 'Deployment' ? ['/tmp', '/app/data'] : ['/tmp'];
+          const wanted = workload.kind === 'Deployment' ? ['/tmp', dataDir()] : ['/tmp'];
           for (const path of wanted) {
             const volume = pod.volumes?.find((v) => v.name === mounts.get(path));
             expect({ ref: workload.ref, path, emptyDir: volume?.emptyDir !== undefined }).toEqual({
@@ -337,6 +345,22 @@ describe('Kubernetes manifests (k8s/)', () => {
             });
         }
       }
+    });
+
+    it('starts the image as docker/Dockerfile does: its command, its user, its data dir', () => {
+      const image = imageFacts();
+      for (const workload of workloads(objects())) {
+        const { pod } = workload;
+        expect(pod.securityContext?.runAsUser).toBe(image.user);
+        if (image.group !== undefined) expect(pod.securityContext?.runAsGroup).toBe(image.group);
+        if (workload.kind === 'Deployment') {
+          expect({ ref: workload.ref, command: mainContainer(workload).command }).toEqual({
+            ref: workload.ref,
+            command: image.cmd,
+          });
+        }
+      }
+      expect(dataDir()).toBe(posix.join(image.workdir, 'data'));
     });
 
     it('migrates with the Job, not at Deployment start', () => {

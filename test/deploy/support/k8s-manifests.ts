@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -159,4 +160,31 @@ export function literal(env: Map<string, EnvSource>, name: string): string | und
   if (source.kind !== 'value')
     throw new Error(`${name} must be a literal value here, not a ${source.kind}`);
   return source.value === '' ? undefined : source.value;
+}
+
+/** What the manifests must agree with in docker/Dockerfile's final stage. */
+export interface ImageFacts {
+  workdir: string;
+  user: number;
+  group: number | undefined;
+  cmd: string[];
+}
+
+export function imageFacts(): ImageFacts {
+  const text = readFileSync(join(ROOT, 'docker', 'Dockerfile'), 'utf8');
+  const stages = text.split(/^FROM\s/m);
+  const runtime = stages[stages.length - 1] ?? '';
+  const last = (pattern: RegExp): RegExpMatchArray => {
+    const matches = [...runtime.matchAll(pattern)];
+    const match = matches[matches.length - 1];
+    if (!match) throw new Error(`docker/Dockerfile: no ${String(pattern)} in the final stage`);
+    return match;
+  };
+  const user = last(/^USER\s+(\d+)(?::(\d+))?\s*$/gm);
+  return {
+    workdir: last(/^WORKDIR\s+(\S+)\s*$/gm)[1],
+    user: Number(user[1]),
+    group: user[2] === undefined ? undefined : Number(user[2]),
+    cmd: JSON.parse(last(/^CMD\s+(\[.*\])\s*$/gm)[1]) as string[],
+  };
 }
