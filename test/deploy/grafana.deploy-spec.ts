@@ -103,22 +103,27 @@ describe('Grafana dashboards (grafana/)', () => {
         const panels = allPanels(dashboard);
         expect(panels.length).toBeGreaterThan(0);
         const ids = panels.map((panel) => panel.id);
-        expect(ids.every((id) => Number.isInteger(id))).toBe(true);
-        expect(new Set(ids).size).toBe(ids.length);
+        expect(ids.filter((id) => !Number.isInteger(id))).toEqual([]);
+        expect(ids.filter((id, index) => ids.indexOf(id) !== index)).toEqual([]);
+        const provisioned = (ref?: { uid?: string }) => datasourceUids.has(ref?.uid);
+        const problems: string[] = [];
         for (const panel of panels.filter((p) => p.type !== 'row')) {
-          expect([panel.title, panel.datasource?.uid]).toEqual([panel.title, expect.any(String)]);
-          expect(datasourceUids.has(panel.datasource?.uid)).toBe(true);
-          expect(panel.targets?.length).toBeGreaterThan(0);
+          const name = `panel ${panel.id} "${panel.title}"`;
+          if (!provisioned(panel.datasource)) problems.push(`${name}: datasource`);
+          if (!panel.targets?.length) problems.push(`${name}: no targets`);
           for (const target of panel.targets ?? []) {
-            expect([panel.title, target.expr]).toEqual([panel.title, expect.any(String)]);
-            if (target.datasource) expect(datasourceUids.has(target.datasource.uid)).toBe(true);
+            if (!target.expr) problems.push(`${name} ${target.refId}: no expr`);
+            if (target.datasource && !provisioned(target.datasource)) {
+              problems.push(`${name} ${target.refId}: datasource`);
+            }
           }
         }
         for (const variable of dashboard.templating?.list ?? []) {
-          if (variable.type === 'query') {
-            expect(datasourceUids.has(variable.datasource?.uid)).toBe(true);
+          if (variable.type === 'query' && !provisioned(variable.datasource)) {
+            problems.push(`variable ${variable.name}: datasource`);
           }
         }
+        expect(problems).toEqual([]);
         expect(JSON.stringify(dashboard)).not.toMatch(/\$\{DS|__inputs/);
       },
     );
