@@ -8,12 +8,15 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, posix, relative, resolve } from 'node:path';
+import { basename, dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 
+import type { Instruction } from 'dockerfile-ast';
 import { Client } from 'pg';
 
 import { ENV_VARIABLE_NAMES, loadConfig } from '../../src/config';
@@ -22,6 +25,7 @@ import { composeSpecSchema2021, currentComposeSchema } from './support/docker-co
 import type { ComposeService, DockerStage } from './support/docker-files';
 import {
   DOCKER_DIR,
+  dockerIgnore,
   execForm,
   flagOf,
   instructionsOf,
@@ -204,6 +208,32 @@ describe('docker/Dockerfile', () => {
     });
     // DATABASE_URL defaults to sqlite:./data/keel.sqlite, relative to the working directory.
     expect(volumes).toContain(posix.join(workdirOf(runtime), 'data'));
+  });
+  it('sends the build only what it copies: no secrets, local databases, node_modules or dist/', () => {
+    const ignored = dockerIgnore();
+    const kept = instructionsOf(build, 'COPY')
+      .filter((c) => !flagOf(c, 'from'))
+      .flatMap((c) =>
+        c
+          .getArguments()
+          .slice(0, -1)
+          .map((a) => a.getValue()),
+      )
+      .concat(['src/main.ts', 'libs/health/src/index.ts']);
+    for (const path of kept)
+      expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: false });
+    for (const path of [
+      'docker/secrets/jwt_secret',
+      '.env',
+      '.git/config',
+      'node_modules/pg/package.json',
+      'dist/src/main.js',
+      'data/keel.sqlite',
+      'test/health.e2e-spec.ts',
+      'src/config/load-config.spec.ts',
+    ]) {
+      expect({ path, ignored: ignored(path) }).toEqual({ path, ignored: true });
+    }
   });
 });
 
@@ -505,48 +535,88 @@ describe('docker/compose.yaml', () => {
   });
 });
 
-describe('the runtime image rehearsed without Docker', () => {
-  const app = mkdtempSync(join(tmpdir(), 'keel-image-'));
+describe('the image rehearsed without Docker', () => {
+  const workspace = mkdtempSync(join(tmpdir(), 'keel-image-'));
+  /** The build stage's WORKDIR. */
+  const buildDir = join(workspace, 'build');
+  /** The runtime stage's WORKDIR: the image as it runs. */
+  const app = join(workspace, 'app');
   const nodedir = process.env.npm_config_nodedir;
+  const shellEnv = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    ...(nodedir ? { npm_config_nodedir: nodedir } : {}),
+  };
 
   /** The Dockerfile's command with `node` as this Node binary. */
   const asHere = (command: string[]) =>
     command[0] === 'node' ? [process.execPath, ...command.slice(1)] : command;
 
-  beforeAll(async () => {
-    // COPY package.json package-lock.json, then the runtime stage's own npm ci line.
-    for (const file of ['package.json', 'package-lock.json']) {
-      cpSync(join(ROOT, file), join(app, file));
+  /**
+   * A stage's COPY: each source (under `root`, skipping what `skip` says) into the stage's
+   * WORKDIR (`stageDir`); a folder's contents go into the target, a file into a target
+   * ending in `/`.
+   */
+  function copyInto(
+    copy: Instruction,
+    root: string,
+    rootWorkdir: string,
+    stage: DockerStage,
+    stageDir: string,
+    skip: (path: string) => boolean = () => false,
+  ) {
+    const args = copy.getArguments().map((a) => a.getValue());
+    const workdir = workdirOf(stage);
+    const targetArg = args[args.length - 1];
+    const target = join(stageDir, posix.relative(workdir, posix.resolve(workdir, targetArg)));
+    for (const source of args.slice(0, -1)) {
+      const relativeSource = posix.relative(rootWorkdir, posix.resolve(rootWorkdir, source));
+      const from = join(root, relativeSource);
+      const to =
+        targetArg.endsWith('/') && !statSync(from).isDirectory()
+          ? join(target, basename(from))
+          : target;
+      mkdirSync(dirname(to), { recursive: true });
+      cpSync(from, to, {
+        recursive: true,
+        filter: (path) => !skip(relative(root, path).split(sep).join('/')),
+      });
     }
-    await run('sh', ['-c', runtimeNpmCi()], {
-      cwd: app,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? tmpdir(),
-        ...(nodedir ? { npm_config_nodedir: nodedir } : {}),
-      },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    // COPY --from=build: the build stage's WORKDIR is this repository (npm run build made dist/).
-    const buildWorkdir = workdirOf(build);
-    const runtimeWorkdir = workdirOf(runtime);
-    for (const copy of instructionsOf(runtime, 'COPY').filter((c) => flagOf(c, 'from'))) {
-      const args = copy.getArguments().map((a) => a.getValue());
-      const target = posix.resolve(runtimeWorkdir, args[args.length - 1]);
-      for (const source of args.slice(0, -1)) {
-        const from = join(ROOT, posix.relative(buildWorkdir, posix.resolve(buildWorkdir, source)));
-        const to = join(app, posix.relative(runtimeWorkdir, target));
-        const into = target.endsWith('/') || args[args.length - 1].endsWith('/');
-        if (into) mkdirSync(to, { recursive: true });
-        cpSync(from, into ? join(to, basename(from)) : to, { recursive: true });
+  }
+
+  beforeAll(async () => {
+    // Build stage: the context as .dockerignore sends it, copied as its COPYs say; then
+    // its `npm run` steps. The repository's node_modules stands for its `npm ci` (same
+    // lockfile, built for this machine's Node 22 like the stage's for the image's).
+    const ignored = dockerIgnore();
+    for (const copy of instructionsOf(build, 'COPY')) {
+      copyInto(copy, ROOT, '/', build, buildDir, ignored);
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(buildDir, 'node_modules'), 'dir');
+    for (const step of instructionsOf(build, 'RUN')) {
+      const command = step.getArgumentsContent() ?? '';
+      if (command.startsWith('npm run ')) {
+        await run('sh', ['-c', command], { cwd: buildDir, env: shellEnv, maxBuffer: 64 << 20 });
       }
     }
-    if (!existsSync(join(app, 'dist', 'src', 'main.js'))) {
-      throw new Error('dist/src/main.js is missing: run npm run build first');
-    }
-  }, 600_000);
 
-  afterAll(() => rmSync(app, { recursive: true, force: true }));
+    // Runtime stage: COPY the package files, its own npm ci line, COPY --from=build.
+    for (const copy of instructionsOf(runtime, 'COPY').filter((c) => !flagOf(c, 'from'))) {
+      copyInto(copy, ROOT, '/', runtime, app);
+    }
+    await run('sh', ['-c', runtimeNpmCi()], { cwd: app, env: shellEnv, maxBuffer: 64 << 20 });
+    for (const copy of instructionsOf(runtime, 'COPY').filter((c) => flagOf(c, 'from'))) {
+      copyInto(copy, buildDir, workdirOf(build), runtime, app);
+    }
+  }, 900_000);
+
+  afterAll(() => rmSync(workspace, { recursive: true, force: true }));
+
+  it('builds dist/ from the context .dockerignore lets through', () => {
+    expect(existsSync(join(app, 'dist', 'src', 'main.js'))).toBe(true);
+    expect(existsSync(join(app, 'dist', 'package.json'))).toBe(true);
+    expect(existsSync(join(buildDir, 'test'))).toBe(false);
+  });
 
   it('has no development dependency', () => {
     expect(existsSync(join(app, 'node_modules', '@nestjs', 'core'))).toBe(true);

@@ -140,3 +140,39 @@ export function nginxTimeMs(value: string): number {
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] ?? 's'] ?? 1_000;
   return Number(match[1]) * unit;
 }
+
+/**
+ * The root `.dockerignore` as Docker applies it: patterns relative to the context, `*` and
+ * `?` within one path segment, `**` across segments, a pattern that matches a folder
+ * matches what is inside it, `!` includes again, and the last matching pattern wins.
+ */
+export function dockerIgnore(path = join(ROOT, '.dockerignore')): (file: string) => boolean {
+  const rules = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const include = line.startsWith('!');
+      const pattern = (include ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+      const source = pattern
+        .split(/(\*\*\/|\*\*|\*|\?)/)
+        .map((part) => {
+          if (part === '**/') return '(.*/)?';
+          if (part === '**') return '.*';
+          if (part === '*') return '[^/]*';
+          if (part === '?') return '[^/]';
+          return part.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+        })
+        .join('');
+      return { include, regex: new RegExp(`^${source}$`) };
+    });
+  return (file) => {
+    const segments = file.split('/');
+    const candidates = segments.map((_, i) => segments.slice(0, i + 1).join('/'));
+    let excluded = false;
+    for (const rule of rules) {
+      if (candidates.some((c) => rule.regex.test(c))) excluded = !rule.include;
+    }
+    return excluded;
+  };
+}
