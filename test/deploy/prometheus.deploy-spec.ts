@@ -71,6 +71,29 @@ function metricNames(expr: string): string[] {
   return [...new Set(stripped.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [])];
 }
 
+/** Labels Prometheus adds or a histogram's buckets carry, never in Keel's label names. */
+const TARGET_LABELS = new Set(['job', 'instance', 'le']);
+
+/** `metric{label=...}` selectors of an expression: each metric with its matcher labels. */
+function selectors(expr: string): { metric: string; labels: string[] }[] {
+  const unquoted = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  return [...unquoted.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/g)].map((match) => ({
+    metric: match[1],
+    labels: [...match[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((m) => m[1]),
+  }));
+}
+
+/** The label names each sample name shows in a scrape. */
+function scrapedLabels(exposition: string): Map<string, Set<string>> {
+  const labels = new Map<string, Set<string>>();
+  for (const match of exposition.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/gm)) {
+    const names = labels.get(match[1]) ?? new Set<string>();
+    for (const label of match[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g)) names.add(label[1]);
+    labels.set(match[1], names);
+  }
+  return labels;
+}
+
 /** Every sample name a scrape can show: TYPE lines, with a histogram's three series. */
 function exportedNames(exposition: string): Set<string> {
   const names = new Set<string>();
@@ -148,12 +171,22 @@ describe('Prometheus rules (prometheus/)', () => {
   describe('against a real Keel', () => {
     let keel: TestApp;
     let exported: Set<string>;
+    let labelsOf: Map<string, Set<string>>;
 
     beforeAll(async () => {
       keel = await startTestApp();
+      // A gateway call, so the gateway's and GenAI metrics have series (and label names).
+      const chat = await keel.app.inject({
+        method: 'POST',
+        url: '/v1/chat/completions',
+        headers: keel.admin.headers,
+        payload: { model: 'default', messages: [{ role: 'user', content: 'hello' }] },
+      });
+      expect(chat.statusCode).toBe(200);
       const scrape = await keel.app.inject({ method: 'GET', url: '/metrics' });
       expect(scrape.statusCode).toBe(200);
       exported = exportedNames(scrape.body);
+      labelsOf = scrapedLabels(scrape.body);
     });
 
     afterAll(async () => {
@@ -165,6 +198,26 @@ describe('Prometheus rules (prometheus/)', () => {
       const keelNames = [...used].filter((name) => KEEL_METRIC.test(name));
       expect(keelNames.length).toBeGreaterThan(10);
       expect(keelNames.filter((name) => !exported.has(name))).toEqual([]);
+    });
+
+    it('every label the rules match on a Keel metric is one it carries, where a scrape shows it', () => {
+      // A series shows its labels only once observed; error_type appears on failed calls only.
+      const knownOnlyFromSource: Record<string, string[]> = {
+        gen_ai_client_operation_duration_seconds_count: ['error_type'],
+      };
+      const checked = rules.flatMap((rule) =>
+        selectors(rule.expr).filter(
+          ({ metric }) => KEEL_METRIC.test(metric) && labelsOf.has(metric),
+        ),
+      );
+      expect(checked.length).toBeGreaterThan(10);
+      const unknown = checked.flatMap(({ metric, labels }) =>
+        labels
+          .filter((label) => !TARGET_LABELS.has(label) && !labelsOf.get(metric)?.has(label))
+          .filter((label) => !(knownOnlyFromSource[metric] ?? []).includes(label))
+          .map((label) => `${metric}{${label}}`),
+      );
+      expect(unknown).toEqual([]);
     });
   });
 });
