@@ -415,8 +415,14 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
     // A worker serves probes and metrics, and no API; its metrics count the run it ended.
     const workerBase = `http://127.0.0.1:${second.port}`;
     expect((await fetch(`${workerBase}/v1/agents`, { headers })).status).toBe(404);
-    const metrics = await (await fetch(`${workerBase}/metrics`)).text();
-    expect(metrics).toMatch(/^keel_agent_runs_total\{status="succeeded"\} 1$/m);
+    // The worker counts the run just after storing its end, which the API may show first.
+    const succeeded = /^keel_agent_runs_total\{status="succeeded"\} 1$/m;
+    let metrics = await (await fetch(`${workerBase}/metrics`)).text();
+    for (let i = 0; i < 50 && !succeeded.test(metrics); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      metrics = await (await fetch(`${workerBase}/metrics`)).text();
+    }
+    expect(metrics).toMatch(succeeded);
 
     const exits = await stopAll();
     expect(exits.map((e) => e.code)).toEqual(exits.map(() => 0));
