@@ -446,6 +446,13 @@ describe('Kubernetes manifests (k8s/)', () => {
           .flatMap((p) => p.spec?.egress ?? [])
           .flatMap((rule) => (rule.ports ?? []).map((p) => p.port));
         expect(new Set(egressPorts)).toEqual(new Set([53, 5432, 6379, 4318, 443]));
+        // The collector's port is the one the app is told to send traces to.
+        const otlp = literal(containerEnv(container, objects()), 'OTEL_EXPORTER_OTLP_ENDPOINT');
+        if (otlp !== undefined) {
+          const url = new URL(otlp);
+          const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+          expect(egressPorts).toContain(port);
+        }
       }
     });
 
