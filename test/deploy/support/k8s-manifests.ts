@@ -21,11 +21,27 @@ export interface K8sObject {
   [field: string]: unknown;
 }
 
+const INSTALL_KUBECTL =
+  "kubectl 1.27 or later, from the pkgs.k8s.io apt repository or https://kubernetes.io/docs/tasks/tools/ (Debian's kubernetes-client 1.20 is too old)";
+
+/**
+ * The manifests are proved with kustomize 5 (kubectl 1.27+); kubectl 1.20's kustomize 2
+ * reads neither components nor `labels`.
+ */
+const MIN_KUSTOMIZE_MAJOR = 5;
+
 export function kubectl(): string {
-  return requireTool(
-    'kubectl',
-    'apt-get install kubectl from pkgs.k8s.io, or see https://kubernetes.io/docs/tasks/tools/',
-  );
+  const path = requireTool('kubectl', INSTALL_KUBECTL);
+  const version = JSON.parse(
+    execFileSync(path, ['version', '--client', '-o', 'json'], { encoding: 'utf8' }),
+  ) as { kustomizeVersion?: string };
+  const major = Number(/^v?(\d+)\./.exec(version.kustomizeVersion ?? '')?.[1] ?? 0);
+  if (major < MIN_KUSTOMIZE_MAJOR) {
+    throw new Error(
+      `kubectl at ${path} embeds kustomize ${version.kustomizeVersion ?? '(unknown)'}; install ${INSTALL_KUBECTL}`,
+    );
+  }
+  return path;
 }
 
 /** `kubectl kustomize <dir>`, parsed: what `kubectl apply -k <dir>` would send. */
