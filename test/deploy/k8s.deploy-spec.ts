@@ -30,6 +30,7 @@ import {
   validateObjects,
   workloads,
 } from './support/k8s-manifests';
+import { unknownFields } from './support/k8s-strict-fields';
 
 type EnvName = keyof typeof envSchema.shape;
 
@@ -130,6 +131,10 @@ describe('Kubernetes manifests (k8s/)', () => {
       const results = validateObjects(objects());
       expect(results).toHaveLength(objects().length);
       expect(results.filter((r) => r.errors.length > 0)).toEqual([]);
+    });
+
+    it('has no field the API does not know (the schemas allow unknown ones)', () => {
+      expect(unknownFields(objects())).toEqual([]);
     });
 
     it('has the API and worker Deployments, their Service, HPAs, PDBs, policies and the migration Job', () => {
