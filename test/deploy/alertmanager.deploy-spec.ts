@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { parse } from 'yaml';
 
+import { freePort } from '../support/service-process';
 import { requireTool } from './support/tools';
 
 /**
@@ -73,19 +73,6 @@ function alertNamesIn(matchers: string[] = []): string[] {
   return matchers.flatMap((matcher) => {
     const match = /^alertname\s*=~?\s*"?([^"]*)"?$/.exec(matcher.trim());
     return match ? match[1].split('|') : [];
-  });
-}
-
-/** A TCP port free right now on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });
 }
 
