@@ -2,6 +2,7 @@ import { startFakeOpenAiServer } from '../../../../test/support/fake-vendors';
 import type { FakeVendorServer } from '../../../../test/support/fake-vendors';
 import { BudgetLedgerEntity } from '../usage/budget-ledger.entity';
 import type { BudgetService } from '../usage/budget.service';
+import { BudgetExceededError } from '../usage/errors/budget-exceeded.error';
 import { LlmUsageEntity } from '../usage/llm-usage.entity';
 import type { UsageDatabase } from '../usage/testing/usage-databases';
 import { createUsageDatabase } from '../usage/testing/usage-databases';
@@ -9,6 +10,7 @@ import type { UsageRecorderService } from '../usage/usage-recorder.service';
 import { parseChatRequest } from './chat-request';
 import type { GatewayService } from './gateway.service';
 import type { ProviderRegistry } from './provider-registry';
+import type { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
 import { createTestGateway } from './testing/test-gateway';
 
 const TENANT = 'tenant-1';
@@ -20,11 +22,18 @@ describe('GatewayService', () => {
   let budgets: BudgetService;
   let usage: UsageRecorderService;
   let gateway: GatewayService;
+  let telemetry: GenAiTelemetry;
 
   beforeAll(async () => {
     fake = await startFakeOpenAiServer();
     database = await createUsageDatabase('sqlite');
-    ({ gateway, providers: registry, budgets, usage } = createTestGateway(fake.url, database));
+    ({
+      gateway,
+      providers: registry,
+      budgets,
+      usage,
+      telemetry,
+    } = createTestGateway(fake.url, database));
     await budgets.setBudget({
       tenantId: TENANT,
       scope: 'tenant',
@@ -152,5 +161,40 @@ describe('GatewayService', () => {
     const read: unknown[] = [];
     for await (const chunk of stream.chunks) read.push(chunk);
     expect(read).toEqual([]);
+  });
+
+  it('counts a call refused for a budget by scope and period, never by id', async () => {
+    const rejections = async () =>
+      (await telemetry.budgetRejections.get()).values.map(({ labels, value }) => ({
+        labels,
+        value,
+      }));
+    // Every scope and period is there from the start, at 0.
+    expect(await rejections()).toHaveLength(4);
+    expect((await rejections()).every(({ value }) => value === 0)).toBe(true);
+    await budgets.setBudget({
+      tenantId: 'tenant-broke',
+      scope: 'tenant',
+      period: 'month',
+      maxTokens: 1,
+      maxCostMicros: null,
+    });
+
+    await expect(
+      gateway.complete(
+        parseChatRequest({ model: 'default', messages: [{ role: 'user', content: 'hello' }] }),
+        { tenantId: 'tenant-broke', apiKeyId: null, userId: null },
+        { signal: new AbortController().signal, useCache: false },
+      ),
+    ).rejects.toBeInstanceOf(BudgetExceededError);
+
+    expect(await rejections()).toEqual(
+      expect.arrayContaining([
+        { labels: { scope: 'tenant', period: 'month' }, value: 1 },
+        { labels: { scope: 'tenant', period: 'day' }, value: 0 },
+        { labels: { scope: 'api_key', period: 'month' }, value: 0 },
+      ]),
+    );
+    expect(fake.requests).toHaveLength(0);
   });
 });

@@ -7,6 +7,7 @@ import { contentText } from '../providers/chat.types';
 import { InvalidChatRequestError } from '../providers/errors/invalid-chat-request.error';
 import { BudgetService } from '../usage/budget.service';
 import type { ReserveRequest, Reservation } from '../usage/budget.service';
+import { BudgetExceededError } from '../usage/errors/budget-exceeded.error';
 import { PriceTable } from '../usage/price-table';
 import { UsageRecorderService } from '../usage/usage-recorder.service';
 import type { LlmUsageInput } from '../usage/usage-recorder.service';
@@ -477,6 +478,9 @@ export class GatewayService {
       call.model = last.model;
     }
     if (!(mapped instanceof InvalidGatewayRequestError)) this.record(call, undefined, 'error');
+    if (error instanceof BudgetExceededError) {
+      this.telemetry.budgetRejected(error.scope, error.period);
+    }
     telemetry.failed(error, error instanceof ClientDisconnectedError ? 'client_closed' : undefined);
     return mapped;
   }

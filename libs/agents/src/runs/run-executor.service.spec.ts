@@ -20,6 +20,7 @@ import { AgentDefinitionsService } from '../definitions/agent-definitions.servic
 import { AgentDefinitionNotFoundError } from '../errors/agent-definition-not-found.error';
 import { GatewayService } from '../gateway/gateway.service';
 import { ProviderRegistry } from '../gateway/provider-registry';
+import type { GenAiTelemetry } from '../gateway/telemetry/gen-ai-telemetry';
 import { createTestGateway } from '../gateway/testing/test-gateway';
 import type { ChatMessage } from '../providers/chat.types';
 import { AgentTool } from '../tools/tool.decorator';
@@ -100,12 +101,13 @@ describe('RunExecutor', () => {
   let providers: ProviderRegistry;
   let usage: UsageRecorderService;
   let gateway: GatewayService;
+  let gatewayTelemetry: GenAiTelemetry;
 
   beforeAll(async () => {
     fake = await startFakeOpenAiServer();
     database = await createUsageDatabase('sqlite');
     const built = createTestGateway(fake.url, database);
-    ({ gateway, providers, usage } = built);
+    ({ gateway, providers, usage, telemetry: gatewayTelemetry } = built);
     const { budgets } = built;
     await budgets.setBudget({
       tenantId: BROKE_TENANT,
@@ -302,6 +304,23 @@ describe('RunExecutor', () => {
     ]);
   });
 
+  it('counts a takeover when a run with stored steps is executed again, not for a fresh run', async () => {
+    const takeovers = async () =>
+      (await moduleRef.get(RunTelemetry).takeovers.get()).values.map(({ value }) => value);
+    // The series is there from the start, at 0.
+    expect(await takeovers()).toEqual([0]);
+    store.add({ id: 'run-fresh' });
+    fake.enqueue(answer('fresh'));
+    expect(await executor.execute(TENANT, 'run-fresh')).toMatchObject({ status: 'succeeded' });
+    expect(await takeovers()).toEqual([0]);
+
+    store.add({ id: 'run-taken', status: 'running', startedAt: new Date(T0) });
+    store.seed(TENANT, 'run-taken', [firstModelStep, firstToolStep]);
+    fake.enqueue(answer('taken over'));
+    expect(await executor.execute(TENANT, 'run-taken')).toMatchObject({ status: 'succeeded' });
+    expect(await takeovers()).toEqual([1]);
+  });
+
   it('resumes a run whose final answer was stored: no model call', async () => {
     store.add({ id: 'run-3', status: 'running', startedAt: new Date(T0) });
     store.seed(TENANT, 'run-3', [
@@ -459,6 +478,10 @@ describe('RunExecutor', () => {
     expect(run).toMatchObject({ status: 'failed', error: expect.stringMatching(/budget/) });
     expect(stepsOf('run-12')).toEqual([]);
     expect(fake.requestCount).toBe(0);
+    const rejections = await gatewayTelemetry.budgetRejections.get();
+    expect(rejections.values).toContainEqual(
+      expect.objectContaining({ labels: { scope: 'tenant', period: 'day' }, value: 1 }),
+    );
   });
 
   it('fails a run whose agent was deleted, or lists a tool that is not registered', async () => {

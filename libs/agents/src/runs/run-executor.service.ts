@@ -135,6 +135,8 @@ export class RunExecutor {
   ): Promise<AgentRun> {
     if (!(await this.store.markRunning(tenantId, runId))) return this.store.get(tenantId, runId);
     const run = await this.store.get(tenantId, runId);
+    // Steps stored and the run not ended: an earlier execution started it and did not finish.
+    if (run.stepCount > 0) this.telemetry?.tookOver();
 
     let agent: AgentDefinitionEntity;
     let tools: ChatFunctionTool[];

@@ -59,6 +59,7 @@ export class RunTelemetry {
   readonly toolCalls: Counter<'tool' | 'outcome'>;
   readonly queueDepth: Gauge;
   readonly queueWait: Histogram;
+  readonly takeovers: Counter;
   readonly clock: Clock;
 
   constructor(@Optional() metrics?: MetricsService, @Optional() @Inject(Clock) clock?: Clock) {
@@ -98,6 +99,18 @@ export class RunTelemetry {
       labelNames: [],
       buckets: [...RUN_QUEUE_WAIT_BUCKETS],
     });
+    this.takeovers = service.counter({
+      name: 'keel_agent_run_takeovers_total',
+      help: 'Executions that took over a run an earlier execution had started and not finished.',
+      labelNames: [],
+    });
+    // The series exists from the start, so alerts and panels see 0 rather than nothing.
+    this.takeovers.inc(0);
+  }
+
+  /** This execution continues a run with steps an earlier one stored (a worker died). */
+  tookOver(): void {
+    this.takeovers.inc();
   }
 
   /**

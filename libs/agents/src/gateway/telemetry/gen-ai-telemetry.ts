@@ -8,6 +8,7 @@ import type { Counter, Histogram, LabelValues } from 'prom-client';
 import { Registry } from 'prom-client';
 
 import type { LlmProviderKind } from '../../providers/llm-provider';
+import type { BudgetPeriod, BudgetScope } from '../../usage/budget.entity';
 import { AllTargetsFailedError } from '../routing/errors/all-targets-failed.error';
 import type { RoutingAttempt } from '../routing/model-routing';
 
@@ -49,6 +50,9 @@ export const ATTR_KEEL_GATEWAY_ALIAS = 'keel.gateway.alias';
 export const ATTR_KEEL_GATEWAY_PROVIDER = 'keel.gateway.provider';
 export const ATTR_KEEL_GATEWAY_CACHE = 'keel.gateway.cache';
 export const ATTR_KEEL_GATEWAY_REASON = 'keel.gateway.reason';
+
+const BUDGET_SCOPES: readonly BudgetScope[] = ['tenant', 'api_key'];
+const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'month'];
 
 /** Span events. */
 export const EVENT_GEN_AI_FALLBACK = 'gen_ai.fallback';
@@ -191,6 +195,7 @@ export class GenAiTelemetry {
   readonly fallbacks: Counter<'alias' | 'keel_provider' | 'reason'>;
   readonly cacheRequests: Counter<'result'>;
   readonly requests: Counter<'alias' | 'status' | 'stream'>;
+  readonly budgetRejections: Counter<'scope' | 'period'>;
   private readonly clock: Clock;
 
   constructor(@Optional() metrics?: MetricsService, @Optional() @Inject(Clock) clock?: Clock) {
@@ -235,6 +240,20 @@ export class GenAiTelemetry {
       help: 'Gateway chat calls, by alias, status (ok, error) and whether streamed.',
       labelNames: ['alias', 'status', 'stream'],
     });
+    this.budgetRejections = service.counter({
+      name: 'keel_gateway_budget_rejections_total',
+      help: 'Gateway chat calls refused for a budget, by scope (tenant, api_key) and period.',
+      labelNames: ['scope', 'period'],
+    });
+    // Every series exists from the start, so alerts and panels see 0 rather than nothing.
+    for (const scope of BUDGET_SCOPES) {
+      for (const period of BUDGET_PERIODS) this.budgetRejections.inc({ scope, period }, 0);
+    }
+  }
+
+  /** A call refused for a budget (HTTP gateway or an agent run's model call). */
+  budgetRejected(scope: BudgetScope, period: BudgetPeriod): void {
+    this.budgetRejections.inc({ scope, period });
   }
 
   /**

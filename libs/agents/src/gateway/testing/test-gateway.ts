@@ -21,6 +21,7 @@ export interface TestGateway {
   providers: ProviderRegistry;
   budgets: BudgetService;
   usage: UsageRecorderService;
+  telemetry: GenAiTelemetry;
 }
 
 /**
@@ -52,6 +53,7 @@ export function createTestGateway(vendorUrl: string, database: UsageDatabase): T
     database.dataSource.getRepository(BudgetLedgerEntity),
   );
   const usage = new UsageRecorderService(database.dataSource.getRepository(LlmUsageEntity));
+  const telemetry = new GenAiTelemetry(new MetricsService(new Registry()));
   const gateway = new GatewayService(
     options,
     router,
@@ -60,7 +62,7 @@ export function createTestGateway(vendorUrl: string, database: UsageDatabase): T
     new PriceTable(options.prices),
     budgets,
     usage,
-    new GenAiTelemetry(new MetricsService(new Registry())),
+    telemetry,
   );
-  return { gateway, providers, budgets, usage };
+  return { gateway, providers, budgets, usage, telemetry };
 }
