@@ -14,8 +14,9 @@ schema=${DATABASE_SCHEMA:-}
 
 # A pg_dump older than the server cannot read its catalogue.
 client_major=$(pg_dump --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/')
-server_major=$(psql --no-psqlrc --tuples-only --no-align --dbname="$DATABASE_URL" \
-  --command='show server_version_num' | cut -c1-2)
+server_version=$(psql --no-psqlrc --tuples-only --no-align --dbname="$DATABASE_URL" \
+  --command='show server_version_num')
+server_major=$((server_version / 10000))
 if ((client_major < server_major)); then
   echo "pg_dump $client_major is older than the server ($server_major): install postgresql-client-$server_major" >&2
   exit 1
