@@ -123,9 +123,10 @@ export async function checkDatabase(
       : { ...base, logging: false },
   );
   try {
-    await withTimeout(timeoutMs, dataSource.initialize(), () => {
+    const connecting = dataSource.initialize();
+    await withTimeout(timeoutMs, connecting, () => {
       // A late connect is closed as soon as it lands.
-      void dataSource.initialize().then(
+      void connecting.then(
         () => dataSource.destroy(),
         () => undefined,
       );
