@@ -19,7 +19,28 @@ export * from './login-protection';
 export { SECURITY_MIGRATIONS } from './migrations';
 export * from './network';
 export * from './rate-limit';
-export * from './revocation';
+export {
+  AccessTokenRevocationService,
+  DEFAULT_REVOCATION_CHANNEL,
+  DEFAULT_REVOCATION_OPTIONS,
+  InvalidRevocationOptionsError,
+  MemoryRevocationBus,
+  RedisRevocationBus,
+  RevocationBus,
+  REVOCATION_OPTIONS,
+  resolveRevocationOptions,
+  TOKEN_VERSION_CLAIM,
+  UserStoreUnavailableError,
+} from './revocation';
+export type {
+  RedisRevocationBusOptions,
+  ResolvedRevocationOptions,
+  RevocationEvent,
+  RevocationListener,
+  RevocationOptions,
+  TokenStanding,
+  TokenSubject,
+} from './revocation';
 export * from './secrets';
 export * from './security.constants';
 export * from './security.entities';

@@ -1,3 +1,5 @@
+// Over 500 lines, not split here: issue 18 reshapes runs (store, queues, executor) with the
+// gateway pipeline; this change only added the takeover count.
 import type { RequestContext } from '@keel/observability';
 import { Clock, RequestContextService, systemClock } from '@keel/observability';
 import { HttpException, Inject, Injectable, Logger, Optional } from '@nestjs/common';

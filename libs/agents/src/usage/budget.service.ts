@@ -1,3 +1,5 @@
+// Over 500 lines, not split here: issue 18 separates the hot-path reservation from the budget
+// admin CRUD; this change only passed the refusal time to BudgetExceededError.
 import { randomUUID } from 'node:crypto';
 
 import { Clock, systemClock } from '@keel/observability';
