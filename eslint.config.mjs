@@ -60,7 +60,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**/*.ts', 'test/**/*.ts', 'jest*.js', 'bench/**/*.{js,mjs,ts}'],
+    files: [
+      'src/config/**/*.ts',
+      'test/**/*.ts',
+      'jest*.js',
+      'bench/**/*.{js,mjs,ts}',
+      'scripts/**/*.{js,mjs}',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
