@@ -122,10 +122,10 @@ try {
   const stats = await load.stop();
   result.load = stats;
   say(
-    `load stopped: ${stats.sent} requests in ${(stats.durationMs / 1000).toFixed(1)} s (${stats.ratePerSec}/s), ${stats.ok} ok, ${stats.failed} failed`,
+    `load stopped: ${stats.sent} requests in ${(stats.durationMs / 1000).toFixed(1)} s (${stats.ratePerSec}/s), ${stats.ok} ok, ${stats.failed} failed, ${stats.retried} retried on a closed keep-alive connection`,
   );
   for (const [op, s] of Object.entries(stats.byOperation))
-    say(`  ${op}: ${s.sent} sent, ${s.failed} failed`);
+    say(`  ${op}: ${s.sent} sent, ${s.failed} failed, ${s.retried} retried`);
   for (const failure of stats.failures.slice(0, 10)) say(`  failure: ${JSON.stringify(failure)}`);
 
   const runs = await verifyRuns({

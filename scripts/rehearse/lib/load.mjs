@@ -2,11 +2,37 @@
 // requests (reads, gateway calls, run creation) on keep-alive connections. Every request
 // must get its expected answer; anything else (a 5xx, a 429, a reset, a timeout) is a
 // failure and is kept with what happened.
+//
+// Like any HTTP/1.1 client (RFC 9112 section 9.3.1; Node's own docs on `reusedSocket`; the
+// OpenAI and Anthropic SDKs retry every connection error), a request whose reused keep-alive
+// connection was closed before any byte of an answer came back is sent again once, on
+// another connection: nginx closes idle client connections when it reloads, and a request
+// already on its way on one is reset without being read. Run creation carries an
+// Idempotency-Key, so such a retry can never make a second run. The rehearsals report how
+// many requests were retried; a retry that fails again is a failure.
 import { Agent, request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** One HTTP exchange with a JSON body; resolves `{ status, json }` or rejects on a network error. */
-export function call(agent, baseUrl, method, path, headers, body, timeoutMs = 30_000) {
+/**
+ * One HTTP exchange with a JSON body; resolves `{ status, json, retried }` or rejects on a
+ * network error. A reset of a reused connection before any answer is retried once.
+ */
+export async function call(agent, baseUrl, method, path, headers, body, timeoutMs = 30_000) {
+  try {
+    return {
+      ...(await exchange(agent, baseUrl, method, path, headers, body, timeoutMs)),
+      retried: false,
+    };
+  } catch (error) {
+    if (!error.staleConnection) throw error;
+    return {
+      ...(await exchange(agent, baseUrl, method, path, headers, body, timeoutMs)),
+      retried: true,
+    };
+  }
+}
+
+function exchange(agent, baseUrl, method, path, headers, body, timeoutMs) {
   const url = new URL(path, baseUrl);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -39,8 +65,14 @@ export function call(agent, baseUrl, method, path, headers, body, timeoutMs = 30
         res.on('error', reject);
       },
     );
+    let answered = false;
+    req.on('response', () => (answered = true));
     req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (error) => {
+      if (req.reusedSocket && !answered && error.code === 'ECONNRESET')
+        error.staleConnection = true;
+      reject(error);
+    });
     req.end(payload);
   });
 }
@@ -76,7 +108,8 @@ function operations({ agentId, runIds }) {
       make: () => [
         'POST',
         `/v1/agents/${agentId}/runs`,
-        { messages: [{ role: 'user', content: `run ${n++}` }] },
+        { messages: [{ role: 'user', content: `run ${n}` }] },
+        { 'idempotency-key': `rehearsal-${process.pid}-${n++}` },
       ],
     },
   ];
@@ -96,8 +129,8 @@ export function startLoad({ baseUrl, headers, agentId, rate }) {
     for (const op of ops) if ((r -= op.weight) < 0) return op;
     return ops[ops.length - 1];
   };
-  const stats = { sent: 0, ok: 0, failed: 0, byOperation: {}, failures: [] };
-  for (const op of ops) stats.byOperation[op.name] = { sent: 0, ok: 0, failed: 0 };
+  const stats = { sent: 0, ok: 0, failed: 0, retried: 0, byOperation: {}, failures: [] };
+  for (const op of ops) stats.byOperation[op.name] = { sent: 0, ok: 0, failed: 0, retried: 0 };
   const inFlight = new Set();
   const started = Date.now();
   let stopping = false;
@@ -111,11 +144,15 @@ export function startLoad({ baseUrl, headers, agentId, rate }) {
   };
   const send = () => {
     const op = pick();
-    const [method, path, body] = op.make();
+    const [method, path, body, extraHeaders] = op.make();
     stats.sent++;
     stats.byOperation[op.name].sent++;
-    const p = call(agent, baseUrl, method, path, headers, body)
-      .then(({ status, json }) => {
+    const p = call(agent, baseUrl, method, path, { ...headers, ...extraHeaders }, body)
+      .then(({ status, json, retried }) => {
+        if (retried) {
+          stats.retried++;
+          stats.byOperation[op.name].retried++;
+        }
         if (status !== op.expect)
           return fail(op, { status, body: JSON.stringify(json)?.slice(0, 300) });
         stats.ok++;
