@@ -6,7 +6,7 @@
 // Like any HTTP/1.1 client (RFC 9112 section 9.3.1; Node's own docs on `reusedSocket`; the
 // OpenAI and Anthropic SDKs retry every connection error), a request whose reused keep-alive
 // connection was closed before any byte of an answer came back is sent again once, on
-// another connection: nginx closes idle client connections when it reloads, and a request
+// a new connection: nginx closes idle client connections when it reloads, and a request
 // already on its way on one is reset without being read. Run creation carries an
 // Idempotency-Key, so such a retry can never make a second run. The rehearsals report how
 // many requests were retried; a retry that fails again is a failure.
@@ -25,12 +25,18 @@ export async function call(agent, baseUrl, method, path, headers, body, timeoutM
     };
   } catch (error) {
     if (!error.staleConnection) throw error;
-    return {
-      ...(await exchange(agent, baseUrl, method, path, headers, body, timeoutMs)),
-      retried: true,
-    };
+    // On a new connection: the agent's other idle ones may be closing too.
+    const answer = await exchange(FRESH, baseUrl, method, path, headers, body, timeoutMs).catch(
+      (again) => {
+        throw new Error(`${again.message} (on a new connection, after "${error.message}")`);
+      },
+    );
+    return { ...answer, retried: true };
   }
 }
+
+/** No keep-alive: every request on a connection of its own. */
+const FRESH = new Agent({ keepAlive: false });
 
 function exchange(agent, baseUrl, method, path, headers, body, timeoutMs) {
   const url = new URL(path, baseUrl);
@@ -71,6 +77,7 @@ function exchange(agent, baseUrl, method, path, headers, body, timeoutMs) {
     req.on('error', (error) => {
       if (req.reusedSocket && !answered && error.code === 'ECONNRESET')
         error.staleConnection = true;
+      error.message += ` [code ${error.code}, reused ${req.reusedSocket}, answered ${answered}]`;
       reject(error);
     });
     req.end(payload);
