@@ -13,36 +13,28 @@
 // REHEARSAL_RATE (requests/s, default 200), REHEARSAL_KEEP=1 keeps the work folder.
 // Prints one line per step and, last, `REHEARSAL_RESULT {json}`; exits 1 when a promise broke.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { startLoad, verifyRuns } from './lib/load.mjs';
 import { startNginx } from './lib/nginx.mjs';
 import { freePort, ROOT, startKeel, waitForStatus } from './lib/processes.mjs';
-import { prepareTenant, startBackingServices } from './lib/stack.mjs';
+import { createRehearsal } from './lib/rehearsal.mjs';
+import { startBackingServices } from './lib/stack.mjs';
 
 const RATE = Number(process.env.REHEARSAL_RATE ?? 200);
-const dir = mkdtempSync(join(tmpdir(), 'keel-blue-green-'));
-const logDir = join(dir, 'logs');
+const { dir, logDir, say, onCleanup, startLoad, stopLoad, finish } = createRehearsal('blue-green');
 const stateDir = join(dir, 'deploy-state');
-mkdirSync(logDir);
-const started = Date.now();
-const say = (line) =>
-  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
-
-const cleanups = [];
 const result = { rate_target: RATE, deploys: [] };
 let ok = false;
+let failure;
 try {
-  say(`work folder ${dir}`);
   const backing = await startBackingServices({ logDir, prefix: 'keel_blue_green' });
-  cleanups.push(() => backing.stop());
+  onCleanup(() => backing.stop());
 
   const workerPort = await freePort();
   const worker = startKeel('worker', backing.keelEnv('worker', workerPort), { logDir });
-  cleanups.push(() => worker.stop());
+  onCleanup(() => worker.stop());
   await waitForStatus(`http://127.0.0.1:${workerPort}/health/ready`, 200, 60_000);
 
   const slots = { blue: await freePort(), green: await freePort() };
@@ -55,9 +47,9 @@ try {
     upstream: `    include ${upstreamFile};`,
     logDir,
   });
-  cleanups.push(() => nginx.stop());
+  onCleanup(() => nginx.stop());
   // Whatever the deploy script left running (it detaches the processes it starts).
-  cleanups.push(async () => {
+  onCleanup(async () => {
     const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8'));
     for (const pid of Object.values(state.pids)) {
       try {
@@ -150,16 +142,7 @@ try {
   if (first.exit_code !== 0 || first.live !== 'blue')
     throw new Error('the first deploy did not put v1 live in blue');
 
-  const tenant = await prepareTenant(nginx.url);
-  const load = startLoad({
-    baseUrl: nginx.url,
-    headers: tenant.headers,
-    agentId: tenant.agentId,
-    rate: RATE,
-  });
-  say(
-    `load: ${RATE} requests/s through nginx (35% agent lists, 15% run reads, 30% chat completions, 20% run creation)`,
-  );
+  const { tenant, load } = await startLoad(nginx.url, RATE);
   await sleep(5_000);
 
   say('deploy 2 (v2, good) under load');
@@ -187,22 +170,11 @@ try {
   };
   await sleep(5_000);
 
-  const stats = await load.stop();
-  result.load = stats;
-  say(
-    `load stopped: ${stats.sent} requests in ${(stats.durationMs / 1000).toFixed(1)} s (${stats.ratePerSec}/s), ${stats.ok} ok, ${stats.failed} failed, ${stats.retried} retried on a closed keep-alive connection`,
-  );
-  for (const [op, s] of Object.entries(stats.byOperation))
-    say(`  ${op}: ${s.sent} sent, ${s.failed} failed, ${s.retried} retried`);
-  for (const failure of stats.failures.slice(0, 10)) say(`  failure: ${JSON.stringify(failure)}`);
-  const runs = await verifyRuns({
+  const { load: stats, runs } = await stopLoad(load, {
     baseUrl: nginx.url,
     headers: tenant.headers,
-    runIds: load.runIds,
-    timeoutMs: 120_000,
   });
-  result.runs = runs;
-  say(`runs: ${runs.created} created, ${JSON.stringify(runs.byStatus)}, ${runs.lost} lost`);
+  Object.assign(result, { load: stats, runs });
 
   ok =
     stats.failed === 0 &&
@@ -215,21 +187,7 @@ try {
     result.broken.live === 'green' &&
     result.broken.said_why;
 } catch (error) {
-  result.error = String(error?.stack ?? error);
-  say(`error: ${result.error}`);
+  failure = error;
 } finally {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      say(`cleanup: ${error}`);
-    }
-  }
-  result.ok = ok;
-  result.elapsed_ms = Date.now() - started;
-  if (process.env.REHEARSAL_KEEP === '1' || !ok) say(`logs kept in ${dir}`);
-  else rmSync(dir, { recursive: true, force: true });
-  say(ok ? 'blue-green: every promise held' : 'blue-green: FAILED');
-  console.log(`REHEARSAL_RESULT ${JSON.stringify(result)}`);
-  process.exitCode = ok ? 0 : 1;
+  await finish(result, ok, failure);
 }

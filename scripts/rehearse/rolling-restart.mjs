@@ -14,33 +14,26 @@
 // default postgres://postgres@127.0.0.1:5432/test), REHEARSAL_RATE (requests/s, default 240),
 // REHEARSAL_KEEP=1 keeps the work folder (logs of every process) for a look afterwards.
 // Prints one line per step and, last, `REHEARSAL_RESULT {json}`; exits 1 when a promise broke.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { startLoad, verifyRuns, call } from './lib/load.mjs';
+import { call } from './lib/load.mjs';
 import { startAlertmanager, startPrometheus, startWebhookReceiver } from './lib/monitoring.mjs';
 import { startNginx } from './lib/nginx.mjs';
 import { freePort, startKeel, waitForStatus, waitUntil } from './lib/processes.mjs';
-import { prepareTenant, startBackingServices } from './lib/stack.mjs';
+import { createRehearsal } from './lib/rehearsal.mjs';
+import { startBackingServices } from './lib/stack.mjs';
 
 const RATE = Number(process.env.REHEARSAL_RATE ?? 240);
 const FAULT_ALERT = 'KeelLlmAllTargetsFailed';
-const dir = mkdtempSync(join(tmpdir(), 'keel-rolling-restart-'));
-const logDir = join(dir, 'logs');
-mkdirSync(logDir);
-const started = Date.now();
-const say = (line) =>
-  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
-
-const cleanups = [];
+const { dir, logDir, say, onCleanup, startLoad, stopLoad, finish } =
+  createRehearsal('rolling-restart');
 const result = { rate_target: RATE };
 let ok = false;
+let failure;
 try {
-  say(`work folder ${dir}`);
   const backing = await startBackingServices({ logDir, prefix: 'keel_rolling' });
-  cleanups.push(() => backing.stop());
+  onCleanup(() => backing.stop());
 
   const ports = { 'api-1': await freePort(), 'api-2': await freePort(), worker: await freePort() };
   const roleOf = (name) => (name === 'worker' ? 'worker' : 'api');
@@ -49,7 +42,7 @@ try {
     processes[name] = startKeel(name, backing.keelEnv(roleOf(name), ports[name]), { logDir });
     return waitForStatus(`http://127.0.0.1:${ports[name]}/health/ready`, 200, 60_000);
   };
-  cleanups.push(() => Promise.all(Object.values(processes).map((p) => p.stop())));
+  onCleanup(() => Promise.all(Object.values(processes).map((p) => p.stop())));
   await Promise.all(Object.keys(ports).map(start));
   say(`keel ready: api-1 :${ports['api-1']}, api-2 :${ports['api-2']}, worker :${ports.worker}`);
 
@@ -59,15 +52,15 @@ try {
     upstream: `    server 127.0.0.1:${ports['api-1']};\n    server 127.0.0.1:${ports['api-2']};`,
     logDir,
   });
-  cleanups.push(() => nginx.stop());
+  onCleanup(() => nginx.stop());
   const webhook = await startWebhookReceiver();
-  cleanups.push(() => webhook.close());
+  onCleanup(() => webhook.close());
   const alertmanager = await startAlertmanager({
     dir: join(dir, 'alertmanager'),
     webhookUrl: webhook.url,
     logDir,
   });
-  cleanups.push(() => alertmanager.stop());
+  onCleanup(() => alertmanager.stop());
   const prometheus = await startPrometheus({
     dir: join(dir, 'prometheus'),
     jobs: {
@@ -78,7 +71,7 @@ try {
     alertmanagerAddress: alertmanager.address,
     logDir,
   });
-  cleanups.push(() => prometheus.stop());
+  onCleanup(() => prometheus.stop());
   const allUp = async () => {
     const targets = await prometheus.targets();
     return targets.length === 3 && targets.every((t) => t.health === 'up') ? targets : undefined;
@@ -88,16 +81,7 @@ try {
     `nginx ${nginx.url}, Prometheus ${prometheus.url}, Alertmanager ${alertmanager.url}: 3 targets up`,
   );
 
-  const tenant = await prepareTenant(nginx.url);
-  const load = startLoad({
-    baseUrl: nginx.url,
-    headers: tenant.headers,
-    agentId: tenant.agentId,
-    rate: RATE,
-  });
-  say(
-    `load: ${RATE} requests/s through nginx (35% agent lists, 15% run reads, 30% chat completions, 20% run creation)`,
-  );
+  const { tenant, load } = await startLoad(nginx.url, RATE);
   await sleep(10_000);
 
   result.restarts = [];
@@ -119,23 +103,11 @@ try {
     await sleep(10_000);
   }
 
-  const stats = await load.stop();
-  result.load = stats;
-  say(
-    `load stopped: ${stats.sent} requests in ${(stats.durationMs / 1000).toFixed(1)} s (${stats.ratePerSec}/s), ${stats.ok} ok, ${stats.failed} failed, ${stats.retried} retried on a closed keep-alive connection`,
-  );
-  for (const [op, s] of Object.entries(stats.byOperation))
-    say(`  ${op}: ${s.sent} sent, ${s.failed} failed, ${s.retried} retried`);
-  for (const failure of stats.failures.slice(0, 10)) say(`  failure: ${JSON.stringify(failure)}`);
-
-  const runs = await verifyRuns({
+  const { load: stats, runs } = await stopLoad(load, {
     baseUrl: nginx.url,
     headers: tenant.headers,
-    runIds: load.runIds,
-    timeoutMs: 120_000,
   });
-  result.runs = runs;
-  say(`runs: ${runs.created} created, ${JSON.stringify(runs.byStatus)}, ${runs.lost} lost`);
+  Object.assign(result, { load: stats, runs });
 
   const targets = await waitUntil(
     'every Prometheus target up after the restarts',
@@ -227,21 +199,7 @@ try {
     result.restarts.every((r) => r.exit_code === 0) &&
     fault.notified_after_ms !== undefined;
 } catch (error) {
-  result.error = String(error?.stack ?? error);
-  say(`error: ${result.error}`);
+  failure = error;
 } finally {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      say(`cleanup: ${error}`);
-    }
-  }
-  result.ok = ok;
-  result.elapsed_ms = Date.now() - started;
-  if (process.env.REHEARSAL_KEEP === '1' || !ok) say(`logs kept in ${logDir}`);
-  else rmSync(dir, { recursive: true, force: true });
-  say(ok ? 'rolling restart: every promise held' : 'rolling restart: FAILED');
-  console.log(`REHEARSAL_RESULT ${JSON.stringify(result)}`);
-  process.exitCode = ok ? 0 : 1;
+  await finish(result, ok, failure);
 }

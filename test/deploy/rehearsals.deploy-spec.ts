@@ -66,8 +66,9 @@ function expectCleanLoad(load: LoadStats, rate: number, output: string): void {
   for (const [name, op] of Object.entries(load.byOperation)) {
     expect([name, op.sent > 0, op.failed]).toEqual([name, true, 0]);
   }
-  // A handful of requests at most meet a connection closed under them (and are sent again).
-  expect(load.retried).toBeLessThanOrEqual(Math.max(10, load.sent / 1000));
+  // Only the requests on their way when nginx closed their connection are sent again: a few
+  // per reload, never a storm (1% would be one second of load).
+  expect(load.retried).toBeLessThanOrEqual(load.sent / 100);
   expect(output).toContain(`${load.sent} requests in`);
 }
 
@@ -111,7 +112,7 @@ describe('deploy rehearsals (scripts/rehearse/)', () => {
 
     it('exits 0 and says every promise held', () => {
       expect([rehearsal.code, rehearsal.result.ok]).toEqual([0, true]);
-      expect(rehearsal.output).toContain('rolling restart: every promise held');
+      expect(rehearsal.output).toContain('rolling-restart: every promise held');
     });
 
     it('restarts each API process in turn on SIGTERM, each exiting 0 and ready again', () => {
