@@ -6,10 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { Client } from 'pg';
-
 import { freePort, MAIN, spawnNode, waitForStatus } from '../support/service-process';
 import { TEST_ADMIN, TEST_JWT_SECRET } from '../support/test-app';
+import { withClient } from '../support/test-database';
 import { requireTool } from './support/tools';
 
 const run = promisify(execFile);
@@ -39,16 +38,6 @@ interface Store {
   restore(file: string, target: DatabaseEnv): Promise<string>;
   checksums(env: DatabaseEnv): Promise<Checksums>;
   drop(): Promise<void>;
-}
-
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 async function postgresStore(dir: string): Promise<Store> {
