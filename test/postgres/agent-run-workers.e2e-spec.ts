@@ -3,10 +3,10 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import type { OwnRedis } from '@keel/core/testing';
+import { startOwnRedis } from '@keel/core/testing';
 import { Client } from 'pg';
 
-import type { OwnRedis } from '../support/redis-server';
-import { startOwnRedis } from '../support/redis-server';
 import type { Exited } from '../support/service-process';
 import { freePort, MAIN, spawnNode, waitForStatus } from '../support/service-process';
 import { TEST_ADMIN, TEST_JWT_SECRET } from '../support/test-app';
@@ -189,8 +189,11 @@ describe('agent runs on BullMQ workers (PostgreSQL, Redis)', () => {
       LLM_MAX_ATTEMPTS: '1',
       TOOL_HTTP_GET_ALLOWED_HOSTS: '127.0.0.1',
       TOOL_HTTP_GET_ALLOW_PRIVATE: 'true',
-      // 20 runs execute at a time, the others wait: a restarted worker finds some.
-      RUNS_CONCURRENCY: '10',
+      // 10 runs execute at a time, the others wait: a restarted worker finds some. The work
+      // (100 runs of two 1 s tool rounds) outlasts five kills and restarts even when a
+      // restart takes several seconds on a loaded machine (with 20 at a time, the other
+      // worker once finished everything before the fifth kill).
+      RUNS_CONCURRENCY: '5',
       // A killed worker's runs are taken over within about 6 s instead of 60. The lock is
       // renewed every 2.5 s: a live worker starved of CPU for a second or two keeps its runs.
       // (Two CI failures once blamed on a shorter lock were the kill-timing race that
