@@ -1,13 +1,13 @@
 // Vendor-client micro-benchmark: the official `openai` SDK's `chat.completions.create`
 // (non-stream) against the loopback fake upstream (servers/fake-openai.mjs), with Node's
-// built-in fetch and with Keel's fast fetch (libs/agents/src/providers/http/fast-fetch.ts),
+// built-in fetch and with Keel's fast fetch (libs/gateway/src/providers/http/fast-fetch.ts),
 // sequentially and with 50 calls in flight. Reports calls/s and this process's CPU time per
 // call (process.cpuUsage: user + system), the cost the gateway pays per vendor call.
 //
 //   npm run build && node bench/vendor-client.bench.mjs [calls=20000] [rounds=3]
 //
 // FAST_FETCH_MODULE=<path to a compiled fast-fetch.js> overrides the default
-// dist/libs/agents/src/providers/http/fast-fetch.js.
+// dist/libs/gateway/src/providers/http/fast-fetch.js.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -25,7 +25,7 @@ const REQUEST = {
 
 const modulePath =
   process.env.FAST_FETCH_MODULE ??
-  path.join(ROOT, 'dist/libs/agents/src/providers/http/fast-fetch.js');
+  path.join(ROOT, 'dist/libs/gateway/src/providers/http/fast-fetch.js');
 
 function client(baseURL, fetch) {
   return new OpenAI({

@@ -1,4 +1,5 @@
-import { AgentsModule, GatewayModule, RunsModule } from '@keel/agents';
+import { AgentsModule, RunsModule } from '@keel/agents';
+import { GatewayModule } from '@keel/gateway';
 import { HealthModule } from '@keel/health';
 import type { TracingHandle } from '@keel/observability';
 import { ObservabilityAdminModule, ObservabilityModule } from '@keel/observability';

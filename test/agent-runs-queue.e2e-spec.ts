@@ -1,9 +1,9 @@
 import { BullMqRunQueue, RunQueue, RunsService } from '@keel/agents';
+import type { OwnRedis } from '@keel/core/testing';
+import { startOwnRedis } from '@keel/core/testing';
+import { startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer } from '@keel/gateway/testing';
 
-import { startFakeOpenAiServer } from './support/fake-vendors';
-import type { FakeVendorServer } from './support/fake-vendors';
-import type { OwnRedis } from './support/redis-server';
-import { startOwnRedis } from './support/redis-server';
 import { TcpProxy } from './support/tcp-proxy';
 import type { TestApp, TestUser } from './support/test-app';
 import { startTestApp } from './support/test-app';

@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { get as httpGet } from 'node:http';
 
-import type { ChatMessage } from '@keel/agents';
 import { InProcessRunQueue, RunEvents, RunsService } from '@keel/agents';
+import type { ChatMessage } from '@keel/gateway';
+import { startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer } from '@keel/gateway/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 
-import { startFakeOpenAiServer } from './support/fake-vendors';
-import type { FakeVendorServer } from './support/fake-vendors';
 import type { TestApp, TestUser } from './support/test-app';
 import { startTestApp } from './support/test-app';
 

@@ -1,8 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { startFakeAnthropicServer, startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer } from '@keel/gateway/testing';
 import OpenAI from 'openai';
-
-import { startFakeAnthropicServer, startFakeOpenAiServer } from './support/fake-vendors';
-import type { FakeVendorServer } from './support/fake-vendors';
 
 const user = (content: string) => [{ role: 'user' as const, content }];
 

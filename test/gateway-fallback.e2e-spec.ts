@@ -1,7 +1,7 @@
+import { startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer, FakeVendorStep } from '@keel/gateway/testing';
 import OpenAI from 'openai';
 
-import { startFakeOpenAiServer } from './support/fake-vendors';
-import type { FakeVendorServer, FakeVendorStep } from './support/fake-vendors';
 import { parsePrometheusText } from './support/prometheus-text';
 import type { TestApp } from './support/test-app';
 import { startTestApp } from './support/test-app';

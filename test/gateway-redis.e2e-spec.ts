@@ -1,7 +1,8 @@
-import { startFakeOpenAiServer } from './support/fake-vendors';
-import type { FakeVendorServer } from './support/fake-vendors';
-import type { OwnRedis } from './support/redis-server';
-import { startOwnRedis } from './support/redis-server';
+import type { OwnRedis } from '@keel/core/testing';
+import { startOwnRedis } from '@keel/core/testing';
+import { startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer } from '@keel/gateway/testing';
+
 import type { TestApp } from './support/test-app';
 import { startTestApp } from './support/test-app';
 

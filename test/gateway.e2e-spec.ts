@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 
-import { LlmUsageEntity, StoredProviderEntity, UsageRecorderService } from '@keel/agents';
+import { LlmUsageEntity, StoredProviderEntity, UsageRecorderService } from '@keel/gateway';
+import { startFakeAnthropicServer, startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer } from '@keel/gateway/testing';
 import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
 
-import { startFakeAnthropicServer, startFakeOpenAiServer } from './support/fake-vendors';
-import type { FakeVendorServer } from './support/fake-vendors';
 import { parsePrometheusText } from './support/prometheus-text';
 import type { TestApp, TestUser } from './support/test-app';
 import { startTestApp } from './support/test-app';

@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 
-import { startFakeOpenAiServer } from './support/fake-vendors';
-import type { FakeVendorServer } from './support/fake-vendors';
+import { startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer } from '@keel/gateway/testing';
+
 import { parsePrometheusText } from './support/prometheus-text';
 import type { TestApp } from './support/test-app';
 import { startTestApp } from './support/test-app';

@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 
-import type { OwnRedis } from './support/redis-server';
-import { startOwnRedis } from './support/redis-server';
+import type { OwnRedis } from '@keel/core/testing';
+import { startOwnRedis } from '@keel/core/testing';
+
 import { freePort, MAIN, spawnNode, waitForStatus } from './support/service-process';
 import type { TestApp } from './support/test-app';
 import { startTestApp, TEST_ADMIN, TEST_JWT_SECRET } from './support/test-app';

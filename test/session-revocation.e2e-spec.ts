@@ -1,10 +1,10 @@
+import type { OwnRedis } from '@keel/core/testing';
+import { startOwnRedis } from '@keel/core/testing';
 import type { RedisRevocationBus } from '@keel/security';
 import { RevocationBus, SECURITY_MIGRATIONS } from '@keel/security';
 import { SignJWT } from 'jose';
 import { DataSource } from 'typeorm';
 
-import type { OwnRedis } from './support/redis-server';
-import { startOwnRedis } from './support/redis-server';
 import type { TestApp, TestUser } from './support/test-app';
 import { startTestApp, TEST_JWT_SECRET } from './support/test-app';
 

@@ -1,6 +1,7 @@
-import { startFakeOpenAiServer } from './support/fake-vendors';
-import type { OtlpSink } from './support/otlp-sink';
-import { startOtlpSink } from './support/otlp-sink';
+import { startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { OtlpSink } from '@keel/observability/testing';
+import { startOtlpSink } from '@keel/observability/testing';
+
 import { freePort, MAIN, spawnNode, waitForStatus } from './support/service-process';
 import { TEST_ADMIN, TEST_JWT_SECRET } from './support/test-app';
 import type { TestDatabase } from './support/test-database';

@@ -1,4 +1,4 @@
-import type { LlmProviderConfig, ModelPrice, ModelTarget } from '@keel/agents';
+import type { LlmProviderConfig, ModelPrice, ModelTarget } from '@keel/gateway';
 import type { TracingSamplerType } from '@keel/observability';
 import type { DependencyPolicyOptions } from '@keel/resilience';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { LLM_VENDOR_POLICY } from '@keel/agents';
+import { LLM_VENDOR_POLICY } from '@keel/gateway';
 
 import { ConfigValidationError } from './config.error';
 import { loadConfig } from './load-config';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-import type { LlmProviderConfig, ModelPrice, ModelTarget } from '@keel/agents';
+import type { LlmProviderConfig, ModelPrice, ModelTarget } from '@keel/gateway';
 import {
   InvalidModelRoutingError,
   InvalidPriceTableError,
@@ -10,7 +10,7 @@ import {
   validateModelRouting,
   validatePriceTable,
   validateProviderConfigs,
-} from '@keel/agents';
+} from '@keel/gateway';
 
 import { ConfigValidationError } from './config.error';
 import type {

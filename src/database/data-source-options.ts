@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import { AGENTS_ENTITIES, AGENTS_MIGRATIONS } from '@keel/agents';
+import { GATEWAY_ENTITIES, GATEWAY_MIGRATIONS } from '@keel/gateway';
 import { SECURITY_ENTITIES, SECURITY_MIGRATIONS } from '@keel/security';
 import type { DataSourceOptions } from 'typeorm';
 import type { BaseDataSourceOptions } from 'typeorm/data-source/BaseDataSourceOptions';
@@ -9,9 +10,9 @@ import type { BaseDataSourceOptions } from 'typeorm/data-source/BaseDataSourceOp
 import type { DatabaseConfig } from '../config';
 
 /** Entities and migrations of every library the app uses, oldest migration first. */
-export const ENTITIES = [...SECURITY_ENTITIES, ...AGENTS_ENTITIES];
+export const ENTITIES = [...SECURITY_ENTITIES, ...GATEWAY_ENTITIES, ...AGENTS_ENTITIES];
 // TypeORM runs them in timestamp order whatever the order here.
-export const MIGRATIONS = [...SECURITY_MIGRATIONS, ...AGENTS_MIGRATIONS];
+export const MIGRATIONS = [...SECURITY_MIGRATIONS, ...GATEWAY_MIGRATIONS, ...AGENTS_MIGRATIONS];
 
 /**
  * TypeORM options for the configured database. The schema comes only from migrations

@@ -1,4 +1,4 @@
-import { GatewayModule, StoredProvidersService } from '@keel/agents';
+import { GatewayModule, StoredProvidersService } from '@keel/gateway';
 import { StartupOrchestrator } from '@keel/health';
 import type { OnModuleInit } from '@nestjs/common';
 import { Module } from '@nestjs/common';

@@ -1,4 +1,4 @@
-import { DEV_PROVIDER_CONFIG } from '@keel/agents';
+import { DEV_PROVIDER_CONFIG } from '@keel/gateway';
 import { HealthRegistry } from '@keel/health';
 import type { ResilienceModuleOptions } from '@keel/resilience';
 import { CircuitBreakerHealthIndicator, ResilienceModule } from '@keel/resilience';

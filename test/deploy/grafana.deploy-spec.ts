@@ -1,7 +1,7 @@
+import { startFakeOpenAiServer } from '@keel/gateway/testing';
+import type { FakeVendorServer } from '@keel/gateway/testing';
 import OpenAI from 'openai';
 
-import { startFakeOpenAiServer } from '../support/fake-vendors';
-import type { FakeVendorServer } from '../support/fake-vendors';
 import type { Exited } from '../support/service-process';
 import { freePort, MAIN, spawnNode, waitForStatus } from '../support/service-process';
 import { TEST_ADMIN, TEST_JWT_SECRET } from '../support/test-app';

@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+
+import { freePort } from '@keel/core/testing';
 
 const ROOT = join(__dirname, '..', '..');
 export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
@@ -19,6 +20,8 @@ export const START_FLAGS: readonly string[] = (() => {
   if (!match) throw new Error(`unexpected start script in package.json: ${scripts.start}`);
   return match[1].split(' ').filter(Boolean);
 })();
+
+export { freePort };
 
 export interface Exited {
   code: number | null;
@@ -54,17 +57,6 @@ export function spawnNode(
     ),
   );
   return { child, exited };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Polls `url` until it answers `status`, or fails after `timeoutMs`. */

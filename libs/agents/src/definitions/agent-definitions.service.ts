@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { isUniqueViolation } from '@keel/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
@@ -9,7 +10,6 @@ import { AgentDefinitionNotFoundError } from '../errors/agent-definition-not-fou
 import { AgentNameTakenError } from '../errors/agent-name-taken.error';
 import { InvalidPageRequestError } from '../errors/invalid-page-request.error';
 import type { ResolvedAgentsOptions } from '../interfaces/agents-options.interface';
-import { isUniqueViolation } from '../persistence/unique-violation';
 import { AgentDefinitionEntity } from './agent-definition.entity';
 import type { CreateAgentDefinitionDto } from './dto/create-agent-definition.dto';
 import type { UpdateAgentDefinitionDto } from './dto/update-agent-definition.dto';

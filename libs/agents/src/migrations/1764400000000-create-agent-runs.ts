@@ -1,7 +1,6 @@
+import { portableColumnTypes } from '@keel/core';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { Table } from 'typeorm';
-
-import { portableColumnTypes } from '../persistence/column-types';
 
 /**
  * Agent runs and their steps. The unique keys hold NULLs apart on both databases, so runs

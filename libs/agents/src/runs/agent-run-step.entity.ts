@@ -1,7 +1,7 @@
+import { bigintColumn } from '@keel/core';
+import type { ChatToolCall } from '@keel/gateway';
 import { Column, Entity, PrimaryColumn, Unique } from 'typeorm';
 
-import type { ChatToolCall } from '../providers/chat.types';
-import { bigintColumn } from '../usage/bigint-column';
 import type { AgentRunStep, RunStepKind } from './run.types';
 
 /** Column lengths of `agent_run_steps`. */

@@ -1,7 +1,7 @@
+import { bigintColumn } from '@keel/core';
+import type { ChatMessage } from '@keel/gateway';
 import { Column, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
 
-import type { ChatMessage } from '../providers/chat.types';
-import { bigintColumn } from '../usage/bigint-column';
 import type { AgentRun, RunStatus } from './run.types';
 
 /** Column lengths of `agent_runs`. */

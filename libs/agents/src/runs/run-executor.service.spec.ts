@@ -1,5 +1,13 @@
 import { once } from 'node:events';
 
+import type { GenAiTelemetry, ChatMessage } from '@keel/gateway';
+import { GatewayService, ProviderRegistry, UsageRecorderService } from '@keel/gateway';
+import {
+  createTestGateway,
+  createUsageDatabase,
+  startFakeOpenAiServer,
+} from '@keel/gateway/testing';
+import type { UsageDatabase, FakeVendorServer } from '@keel/gateway/testing';
 import { Clock } from '@keel/observability';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -13,22 +21,12 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { z } from 'zod';
 
-import { startFakeOpenAiServer } from '../../../../test/support/fake-vendors';
-import type { FakeVendorServer } from '../../../../test/support/fake-vendors';
 import type { AgentDefinitionEntity } from '../definitions/agent-definition.entity';
 import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
 import { AgentDefinitionNotFoundError } from '../errors/agent-definition-not-found.error';
-import { GatewayService } from '../gateway/gateway.service';
-import { ProviderRegistry } from '../gateway/provider-registry';
-import type { GenAiTelemetry } from '../gateway/telemetry/gen-ai-telemetry';
-import { createTestGateway } from '../gateway/testing/test-gateway';
-import type { ChatMessage } from '../providers/chat.types';
 import { AgentTool } from '../tools/tool.decorator';
 import type { AgentToolHandler, ToolCallContext } from '../tools/tool.types';
 import { ToolsModule } from '../tools/tools.module';
-import type { UsageDatabase } from '../usage/testing/usage-databases';
-import { createUsageDatabase } from '../usage/testing/usage-databases';
-import { UsageRecorderService } from '../usage/usage-recorder.service';
 import { RunExecutor } from './run-executor.service';
 import { RunTelemetry } from './run-telemetry';
 import type { NewRunStep } from './run.types';

@@ -1,5 +1,14 @@
 // Over 500 lines, not split here: issue 18 reshapes runs (store, queues, executor) with the
 // gateway pipeline; this change only added the takeover count.
+import type {
+  ChatFunctionTool,
+  ChatMessage,
+  ChatToolCall,
+  GatewayCaller,
+  GatewayChatRequest,
+  GatewayCompletion,
+} from '@keel/gateway';
+import { BudgetExceededError, GatewayService } from '@keel/gateway';
 import type { RequestContext } from '@keel/observability';
 import { Clock, RequestContextService, systemClock } from '@keel/observability';
 import { HttpException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
@@ -7,13 +16,8 @@ import { HttpException, Inject, Injectable, Logger, Optional } from '@nestjs/com
 import type { AgentDefinitionEntity } from '../definitions/agent-definition.entity';
 import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
 import { AgentDefinitionNotFoundError } from '../errors/agent-definition-not-found.error';
-import type { GatewayChatRequest } from '../gateway/chat-request';
-import { GatewayService } from '../gateway/gateway.service';
-import type { GatewayCaller, GatewayCompletion } from '../gateway/gateway.service';
-import type { ChatFunctionTool, ChatMessage, ChatToolCall } from '../providers/chat.types';
 import { UnknownToolError } from '../tools/errors/unknown-tool.error';
 import { ToolRegistry } from '../tools/tool-registry.service';
-import { BudgetExceededError } from '../usage/errors/budget-exceeded.error';
 import { DuplicateRunStepError } from './errors/duplicate-run-step.error';
 import { RunTelemetry } from './run-telemetry';
 import type { InvokeAgentTelemetry } from './run-telemetry';

@@ -1,3 +1,5 @@
+import { GatewayService } from '@keel/gateway';
+import type { GatewayChatRequest, GatewayCompletion, ChatCompletion } from '@keel/gateway';
 import type { RequestContext } from '@keel/observability';
 import { Clock, RequestContextService } from '@keel/observability';
 import { Global, Injectable, Module, Optional } from '@nestjs/common';
@@ -7,10 +9,6 @@ import { z } from 'zod';
 
 import type { AgentDefinitionEntity } from '../definitions/agent-definition.entity';
 import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
-import type { GatewayChatRequest } from '../gateway/chat-request';
-import type { GatewayCompletion } from '../gateway/gateway.service';
-import { GatewayService } from '../gateway/gateway.service';
-import type { ChatCompletion } from '../providers/chat.types';
 import { AgentTool } from '../tools/tool.decorator';
 import type { AgentToolHandler, ToolCallContext } from '../tools/tool.types';
 import { ToolsModule } from '../tools/tools.module';

@@ -1,3 +1,4 @@
+import { ATTR_GEN_AI_OPERATION_NAME, GEN_AI_TRACER_NAME } from '@keel/gateway';
 import { Clock, MetricsService, systemClock } from '@keel/observability';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -5,10 +6,6 @@ import type { Span } from '@opentelemetry/api';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { Registry } from 'prom-client';
 
-import {
-  ATTR_GEN_AI_OPERATION_NAME,
-  GEN_AI_TRACER_NAME,
-} from '../gateway/telemetry/gen-ai-telemetry';
 import type { AgentRun } from './run.types';
 
 /* GenAI semantic conventions (incubating) for agent and tool spans. */

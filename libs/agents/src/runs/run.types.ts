@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatToolCall } from '../providers/chat.types';
+import type { ChatMessage, ChatToolCall } from '@keel/gateway';
 
 /** A run's lifecycle: queued → running → one of the four ends. */
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';

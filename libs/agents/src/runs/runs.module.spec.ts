@@ -1,9 +1,9 @@
+import { GatewayService } from '@keel/gateway';
 import { Global, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { AgentDefinitionsService } from '../definitions/agent-definitions.service';
-import { GatewayService } from '../gateway/gateway.service';
 import type { ResolvedToolsOptions } from '../tools/interfaces/tools-options.interface';
 import { TOOLS_OPTIONS } from '../tools/tools.constants';
 import { ToolsModule } from '../tools/tools.module';

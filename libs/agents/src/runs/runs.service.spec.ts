@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 
+import type { ChatMessage } from '@keel/gateway';
 import type { Repository } from 'typeorm';
 
 import { InvalidPageRequestError } from '../errors/invalid-page-request.error';
 import { CreateAgentRuns1764400000000 } from '../migrations/1764400000000-create-agent-runs';
-import type { ChatMessage } from '../providers/chat.types';
 import { AgentRunStepEntity } from './agent-run-step.entity';
 import { AgentRunEntity } from './agent-run.entity';
 import { DuplicateRunStepError } from './errors/duplicate-run-step.error';

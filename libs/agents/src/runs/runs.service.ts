@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
+import { isUniqueViolation } from '@keel/core';
+import type { ChatMessage } from '@keel/gateway';
 import { Clock, systemClock } from '@keel/observability';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -9,8 +11,6 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 
 import { decodeCursor, encodeCursor } from '../definitions/page-cursor';
 import { InvalidPageRequestError } from '../errors/invalid-page-request.error';
-import { isUniqueViolation } from '../persistence/unique-violation';
-import type { ChatMessage } from '../providers/chat.types';
 import { AgentRunStepEntity } from './agent-run-step.entity';
 import { AGENT_RUN_COLUMN_LENGTHS, AgentRunEntity } from './agent-run.entity';
 import { DuplicateRunStepError } from './errors/duplicate-run-step.error';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { connectRedisOrFail, startOwnRedis } from '@keel/core/testing';
 import { Clock } from '@keel/observability';
 import { Global, Injectable, Logger, Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
@@ -8,7 +9,6 @@ import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 
-import { connectRedisOrFail, startOwnRedis } from '../../../../test/support/redis-server';
 import type { ToolsModuleOptions } from './interfaces/tools-options.interface';
 import { ToolRegistry } from './tool-registry.service';
 import { AgentTool } from './tool.decorator';

@@ -1,3 +1,5 @@
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '@keel/core';
+import type { ChatFunctionTool } from '@keel/gateway';
 import { Clock, systemClock } from '@keel/observability';
 import { DependencyTimeoutError, PolicyRegistry } from '@keel/resilience';
 import type { DependencyPolicy } from '@keel/resilience';
@@ -8,8 +10,6 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper';
 import { z } from 'zod';
 import type { ZodError } from 'zod';
 
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json/json-depth';
-import type { ChatFunctionTool } from '../providers/chat.types';
 import { DuplicateToolNameError } from './errors/duplicate-tool-name.error';
 import { InvalidToolDefinitionError } from './errors/invalid-tool-definition.error';
 import { ToolArgumentError } from './errors/tool-argument.error';

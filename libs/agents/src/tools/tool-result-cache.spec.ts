@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
+import { connectRedisOrFail, startOwnRedis } from '@keel/core/testing';
+import type { OwnRedis } from '@keel/core/testing';
 import type { Clock } from '@keel/observability';
 import type { LoggerService } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 
-import { connectRedisOrFail, startOwnRedis } from '../../../../test/support/redis-server';
-import type { OwnRedis } from '../../../../test/support/redis-server';
 import { ToolResultCache, toolResultKeyOf } from './tool-result-cache';
 import { MemoryToolResultStore } from './tool-result-store';
 import { resolveToolsOptions } from './tools-options';

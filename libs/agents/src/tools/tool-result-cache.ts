@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 
+import { canonicalJson, RedisCacheStore } from '@keel/gateway';
 import type { Clock } from '@keel/observability';
 import { systemClock } from '@keel/observability';
 import type { LoggerService } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 
-import { canonicalJson } from '../gateway/cache/cache-key';
-import { RedisCacheStore } from '../gateway/cache/redis-cache-store';
 import type { ResolvedToolsOptions } from './interfaces/tools-options.interface';
 import type { ToolResultStore } from './tool-result-store';
 import { MemoryToolResultStore } from './tool-result-store';

@@ -1,6 +1,5 @@
+import { LruMap } from '@keel/core';
 import type { Clock } from '@keel/observability';
-
-import { LruMap } from '../gateway/cache/lru-map';
 
 /**
  * Where `ToolResultCache` keeps serialised results. The Redis store is the gateway's

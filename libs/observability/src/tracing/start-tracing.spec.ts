@@ -3,8 +3,8 @@ import { join } from 'node:path';
 
 import { trace } from '@opentelemetry/api';
 
-import { startOtlpSink } from '../../../../test/support/otlp-sink';
-import type { ExportedSpan, OtlpSink } from '../../../../test/support/otlp-sink';
+import { startOtlpSink } from '../testing/otlp-sink';
+import type { ExportedSpan, OtlpSink } from '../testing/otlp-sink';
 import { startTracing } from './start-tracing';
 import type { TracingOptions } from './tracing-options';
 

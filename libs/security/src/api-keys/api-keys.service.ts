@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { isUniqueViolation } from '@keel/core';
 import { Clock, systemClock } from '@keel/observability';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
@@ -16,7 +17,6 @@ import {
   parseApiKey,
   verifyApiKeySecretDigest,
 } from '../credentials/api-key';
-import { isUniqueViolation } from '../persistence/unique-violation';
 import { MemoryRevocationBus, RevocationBus } from '../revocation/revocation-bus';
 import { decodeApiKeyCursor, encodeApiKeyCursor } from './api-key-page-cursor';
 import type { ApiKeyScope } from './api-key-scopes';

@@ -1,7 +1,6 @@
+import { portableColumnTypes } from '@keel/core';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { Table } from 'typeorm';
-
-import { portableColumnTypes } from '../persistence/column-types';
 
 export class CreateTenantsAndUsers1764100000000 implements MigrationInterface {
   name = 'CreateTenantsAndUsers1764100000000';

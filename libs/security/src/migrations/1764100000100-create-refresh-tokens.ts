@@ -1,7 +1,6 @@
+import { portableColumnTypes } from '@keel/core';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { Table } from 'typeorm';
-
-import { portableColumnTypes } from '../persistence/column-types';
 
 export class CreateRefreshTokens1764100000100 implements MigrationInterface {
   name = 'CreateRefreshTokens1764100000100';

@@ -1,7 +1,6 @@
+import { portableColumnTypes } from '@keel/core';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { Table } from 'typeorm';
-
-import { portableColumnTypes } from '../persistence/column-types';
 
 export class CreateApiKeys1764100000200 implements MigrationInterface {
   name = 'CreateApiKeys1764100000200';

@@ -1,7 +1,6 @@
+import { portableColumnTypes } from '@keel/core';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { Table } from 'typeorm';
-
-import { portableColumnTypes } from '../persistence/column-types';
 
 export class CreateAuditEvents1764100000300 implements MigrationInterface {
   name = 'CreateAuditEvents1764100000300';

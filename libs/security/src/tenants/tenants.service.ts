@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { isUniqueViolation } from '@keel/core';
 import { Clock, systemClock } from '@keel/observability';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -8,7 +9,6 @@ import { Repository } from 'typeorm';
 import { TenantNameTakenError, TenantNotFoundError } from '../errors/not-found.errors';
 import type { Page } from '../persistence/keyset-page';
 import { keysetPage } from '../persistence/keyset-page';
-import { isUniqueViolation } from '../persistence/unique-violation';
 import { TenantEntity } from './tenant.entity';
 
 @Injectable()

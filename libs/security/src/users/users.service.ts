@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { isUniqueViolation } from '@keel/core';
 import { Clock, systemClock } from '@keel/observability';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -10,7 +11,6 @@ import { PasswordHasher } from '../credentials';
 import { EmailTakenError, UnknownTenantError, UserNotFoundError } from '../errors/not-found.errors';
 import type { Page } from '../persistence/keyset-page';
 import { keysetPage } from '../persistence/keyset-page';
-import { isUniqueViolation } from '../persistence/unique-violation';
 import { AccessTokenRevocationService } from '../revocation/access-token-revocation.service';
 import { TenantsService } from '../tenants/tenants.service';
 import { UserEntity } from './user.entity';

@@ -1,6 +1,7 @@
+import type { TestDatabase, TestDatabaseKind } from '@keel/core/testing';
+import { createTestDatabase, testDatabaseKinds } from '@keel/core/testing';
+
 import { CreateAgentRuns1764400000000 } from '../../migrations/1764400000000-create-agent-runs';
-import type { TestDatabase, TestDatabaseKind } from '../../persistence/testing/test-databases';
-import { createTestDatabase, testDatabaseKinds } from '../../persistence/testing/test-databases';
 import { RUN_ENTITIES } from '../runs.entities';
 
 export type RunDatabaseKind = TestDatabaseKind;

@@ -1,4 +1,0 @@
-import { StoredProviderEntity } from './stored-provider.entity';
-
-/** The entities of stored LLM providers; part of `AGENTS_ENTITIES`. */
-export const STORED_PROVIDER_ENTITIES = [StoredProviderEntity];

@@ -1,6 +1,0 @@
-import { BudgetLedgerEntity } from './budget-ledger.entity';
-import { BudgetEntity } from './budget.entity';
-import { LlmUsageEntity } from './llm-usage.entity';
-
-/** The entities of usage accounting and budgets; part of `AGENTS_ENTITIES`. */
-export const USAGE_ENTITIES = [LlmUsageEntity, BudgetEntity, BudgetLedgerEntity];

@@ -1,0 +1,3 @@
+// @keel/observability/testing: helpers for specs that check what the library exports.
+export type { ExportedSpan, OtlpSink } from './otlp-sink';
+export { startOtlpSink } from './otlp-sink';

@@ -1,2 +1,0 @@
-export * from './classify-error';
-export * from './retry-after';

@@ -1,4 +1,0 @@
-export * from './backoff';
-export * from './errors/invalid-retry-options.error';
-export * from './jitter-backoff';
-export * from './retry-budget';
