@@ -15,8 +15,8 @@ export type ShutdownPhase = 'serving' | 'draining' | 'closing' | 'closed';
  * Graceful shutdown, run by Nest's `app.close()` before it disposes of the HTTP server and
  * closes the database: readiness turns 503 at once; the server keeps serving for
  * `drainDelayMs` so load balancers notice; responses carry `Connection: close` from the
- * start; then the listener closes and idle connections (keep-alive ones, and ones that never
- * sent a byte) are closed; in-flight requests
+ * start; then the listener closes and idle connections (keep-alive ones at once, ones that
+ * never sent a byte after `UNUSED_CONNECTION_GRACE_MS`) are closed; in-flight requests
  * finish, bounded by `timeoutMs`. The app (main.ts) calls `app.close()` on a signal and
  * exits afterwards.
  */
@@ -80,8 +80,13 @@ export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // Node's closeIdleConnections() leaves connections that never sent a byte (a client's or a
-      // load balancer's spare ones): they would hold close() up until timeoutMs.
-      for (const socket of this.sockets) if (socket.bytesRead === 0) socket.destroy();
+      // load balancer's spare ones): they would hold close() up until timeoutMs. But a new
+      // connection's first request may be on its way (nginx connects and writes at once):
+      // each gets UNUSED_CONNECTION_GRACE_MS to send it, and is served (with
+      // `Connection: close`) when it does.
+      for (const socket of this.sockets) {
+        if (socket.bytesRead === 0) closeIfStillUnused(socket, UNUSED_CONNECTION_GRACE_MS);
+      }
       const deadline = setTimeout(() => {
         this.logger.warn(`In-flight requests still running after ${timeoutMs} ms: closing them`);
         server.closeAllConnections();
@@ -92,4 +97,19 @@ export class GracefulShutdown implements OnModuleInit, BeforeApplicationShutdown
     this.phaseValue = 'closed';
     this.logger.log('Listener closed and in-flight requests finished');
   }
+}
+
+/**
+ * How long a connection that has sent nothing yet gets, once the listener has closed, to send
+ * its first request before it is closed: far longer than a request takes to arrive after its
+ * connection, far shorter than `timeoutMs`.
+ */
+export const UNUSED_CONNECTION_GRACE_MS = 500;
+
+function closeIfStillUnused(socket: Socket, graceMs: number): void {
+  const timer = setTimeout(() => {
+    if (socket.bytesRead === 0) socket.destroy();
+  }, graceMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
