@@ -1,7 +1,9 @@
 // @ts-check
 /**
- * Projects: `unit` (specs beside the code in src/ and libs/), `e2e` (test/*.e2e-spec.ts
- * against SQLite) and `e2e-postgres` (the same e2e suite against PostgreSQL). The
+ * Projects: `unit` (specs beside the code in src/ and libs/, in memory), `integration`
+ * (library specs that start servers or talk to Redis or a fake vendor over sockets:
+ * `*.int-spec.ts`), `e2e` (test/*.e2e-spec.ts against SQLite) and `e2e-postgres` (the same
+ * e2e suite against PostgreSQL). The
  * PostgreSQL run needs DATABASE_URL=postgres://...; under CI=true a missing one fails.
  */
 const { common } = require('./jest.common.js');
@@ -39,6 +41,12 @@ module.exports = {
       testMatch: ['**/*.spec.ts'],
     },
     {
+      ...common,
+      displayName: 'integration',
+      roots: ['<rootDir>/src', '<rootDir>/libs'],
+      testMatch: ['**/*.int-spec.ts'],
+    },
+    {
       ...e2e,
       displayName: 'e2e',
       setupFiles: ['<rootDir>/test/setup/sqlite.ts'],
@@ -49,6 +57,12 @@ module.exports = {
       ? [{ ...e2e, displayName: 'e2e-postgres', setupFiles: ['<rootDir>/test/setup/postgres.ts'] }]
       : []),
   ],
-  collectCoverageFrom: ['src/**/*.ts', 'libs/*/src/**/*.ts', '!**/*.spec.ts', '!src/main.ts'],
+  collectCoverageFrom: [
+    'src/**/*.ts',
+    'libs/*/src/**/*.ts',
+    '!**/*.spec.ts',
+    '!**/*.int-spec.ts',
+    '!src/main.ts',
+  ],
   coverageThreshold: { global: { lines: 80, branches: 70 } },
 };

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 
+import { errorMessage } from '@keel/core';
 import { StartupOrchestrator } from '@keel/health';
 import { Logger } from '@nestjs/common';
 
@@ -49,9 +50,7 @@ async function bootstrap(): Promise<void> {
   try {
     await app.get(StartupOrchestrator).run();
   } catch (error) {
-    process.stderr.write(
-      `Keel cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
+    process.stderr.write(`Keel cannot start: ${errorMessage(error)}\n`);
     await app.close().catch(() => undefined);
     process.exit(1);
   }

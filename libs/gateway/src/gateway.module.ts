@@ -21,7 +21,9 @@ import {
 import { AdminLlmProvidersController } from './stored-providers/stored-providers.controller';
 import { StoredProvidersService } from './stored-providers/stored-providers.service';
 import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
-import { BudgetService } from './usage/budget.service';
+import { BudgetAdmin } from './usage/budget-admin.service';
+import { BudgetLedger } from './usage/budget-ledger.service';
+import { BudgetLookup } from './usage/budget-lookup';
 import { AdminBudgetsController, BudgetsController } from './usage/budgets.controller';
 import { PriceTable } from './usage/price-table';
 import { UsageRecorderService } from './usage/usage-recorder.service';
@@ -96,7 +98,9 @@ import { USAGE_ENTITIES } from './usage/usage.entities';
     StoredProvidersService,
     GenAiTelemetry,
     UsageRecorderService,
-    BudgetService,
+    BudgetLookup,
+    BudgetLedger,
+    BudgetAdmin,
     GatewayService,
     OpenAiErrorFilter,
   ],
@@ -106,7 +110,8 @@ import { USAGE_ENTITIES } from './usage/usage.entities';
     ProviderRegistry,
     StoredProvidersService,
     UsageRecorderService,
-    BudgetService,
+    BudgetLedger,
+    BudgetAdmin,
   ],
 })
 export class GatewayModule extends GatewayConfigurableModuleClass implements OnApplicationShutdown {

@@ -2,6 +2,7 @@
 // stages (targets, cache, budget, vendor call, accounting); splitting it first would be redone.
 import { performance } from 'node:perf_hooks';
 
+import { errorMessage } from '@keel/core';
 import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
 
 import { cacheKeyOf } from './cache/cache-key';
@@ -24,8 +25,8 @@ import { ModelRouter } from './routing/model-router.service';
 import type { ModelTarget, RoutingAttempt } from './routing/model-routing';
 import type { ChatTelemetry } from './telemetry/gen-ai-telemetry';
 import { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
-import { BudgetService } from './usage/budget.service';
-import type { ReserveRequest, Reservation } from './usage/budget.service';
+import { BudgetLedger } from './usage/budget-ledger.service';
+import type { Reservation, ReserveRequest } from './usage/budget.types';
 import { BudgetExceededError } from './usage/errors/budget-exceeded.error';
 import { PriceTable } from './usage/price-table';
 import { UsageRecorderService } from './usage/usage-recorder.service';
@@ -98,7 +99,7 @@ export class GatewayService {
     private readonly registry: ProviderRegistry,
     private readonly cache: ResponseCache,
     private readonly prices: PriceTable,
-    private readonly budgets: BudgetService,
+    private readonly budgets: BudgetLedger,
     private readonly usage: UsageRecorderService,
     private readonly telemetry: GenAiTelemetry,
   ) {}
@@ -419,7 +420,7 @@ export class GatewayService {
     this.budgets
       .settle(reservation, { tokens, costMicros })
       .catch((error: unknown) =>
-        this.logger.error(`Could not settle a budget reservation: ${messageOf(error)}`),
+        this.logger.error(`Could not settle a budget reservation: ${errorMessage(error)}`),
       );
     return costMicros;
   }
@@ -428,7 +429,7 @@ export class GatewayService {
     await this.budgets
       .release(reservation)
       .catch((error: unknown) =>
-        this.logger.error(`Could not release a budget reservation: ${messageOf(error)}`),
+        this.logger.error(`Could not release a budget reservation: ${errorMessage(error)}`),
       );
   }
 
@@ -601,8 +602,4 @@ function vendorMessage(error: unknown): string {
     raw.replace(/\b(sk|key|Bearer)[-_ A-Za-z0-9*]{6,}/gi, '[redacted]').slice(0, 500) ||
     'no details'
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -181,11 +181,13 @@ export { periodWindow } from './usage/budget-period';
 export type { PeriodWindow } from './usage/budget-period';
 export { BudgetEntity } from './usage/budget.entity';
 export type { BudgetPeriod, BudgetScope } from './usage/budget.entity';
+export { BudgetAdmin } from './usage/budget-admin.service';
+export { BudgetLedger } from './usage/budget-ledger.service';
+export { BudgetLookup } from './usage/budget-lookup';
 export {
-  BudgetService,
   DEFAULT_BUDGET_LOOKUP_CACHE_MAX_ENTRIES,
   DEFAULT_BUDGET_LOOKUP_CACHE_TTL_MS,
-} from './usage/budget.service';
+} from './usage/budget.types';
 export type {
   ActualUsage,
   BudgetOptions,
@@ -194,7 +196,7 @@ export type {
   ReserveRequest,
   ReservedLedgerRow,
   SetBudgetInput,
-} from './usage/budget.service';
+} from './usage/budget.types';
 export { AdminBudgetsController, BudgetsController } from './usage/budgets.controller';
 export {
   BudgetDto,

@@ -1,4 +1,4 @@
-export { Clock, systemClock } from './clock';
+export { Clock, systemClock } from '@keel/core';
 export { RequestContextService } from './context/request-context';
 export type { RequestContext } from './context/request-context';
 export { ErrorSnapshotQueryDto } from './errors/dto/error-snapshot-query.dto';

@@ -1,3 +1,4 @@
+import { Clock, systemClock } from '@keel/core';
 import type { DynamicModule, OnApplicationShutdown } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants';
@@ -7,7 +8,6 @@ import { LoggerModule } from 'nestjs-pino';
 import type { RegistryContentType } from 'prom-client';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
-import { Clock, systemClock } from './clock';
 import { RequestContextService } from './context/request-context';
 import { ErrorAggregator } from './errors/error-aggregator.service';
 import { ErrorRateHealthIndicator } from './errors/error-rate.health';

@@ -1,3 +1,5 @@
+import { FakeClock } from '@keel/core/testing';
+
 import { MemoryBreakerStateStore } from './breaker-store/memory-breaker-state-store';
 import { defaultDependencyPolicyFactory } from './dependency-policy.factory';
 import { InvalidResilienceOptionsError } from './errors/invalid-resilience-options.error';
@@ -6,7 +8,6 @@ import { ResilienceMetrics } from './metrics/resilience-metrics';
 import { PolicyRegistry } from './policy-registry.service';
 import { resolveResilienceOptions } from './resilience-options';
 import { ResilienceTelemetry } from './resilience-telemetry';
-import { FakeClock } from './testing/fake-clock';
 import { FakeDependencyPolicyFactory } from './testing/fake-dependency-policy';
 
 describe('PolicyRegistry', () => {

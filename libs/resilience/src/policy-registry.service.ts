@@ -1,4 +1,4 @@
-import { Clock } from '@keel/observability';
+import { Clock } from '@keel/core';
 import { Inject, Injectable } from '@nestjs/common';
 
 import { BreakerStateStore } from './breaker-store/breaker-state-store';

@@ -1,4 +1,4 @@
-import { Clock, systemClock } from '@keel/observability';
+import { Clock, systemClock } from '@keel/core';
 import type { DynamicModule, FactoryProvider } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
-import { isUniqueViolation } from '@keel/core';
+import {
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+  INVALID_CURSOR_MESSAGE,
+  isUniqueViolation,
+} from '@keel/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
@@ -13,7 +18,6 @@ import type { ResolvedAgentsOptions } from '../interfaces/agents-options.interfa
 import { AgentDefinitionEntity } from './agent-definition.entity';
 import type { CreateAgentDefinitionDto } from './dto/create-agent-definition.dto';
 import type { UpdateAgentDefinitionDto } from './dto/update-agent-definition.dto';
-import { decodeCursor, encodeCursor } from './page-cursor';
 
 export interface AgentDefinitionPage {
   items: AgentDefinitionEntity[];
@@ -66,7 +70,10 @@ export class AgentDefinitionsService {
       .addOrderBy('a.id', 'ASC')
       .take(limit + 1);
     if (query.cursor !== undefined) {
-      const after = decodeCursor(query.cursor);
+      const after = decodeKeysetCursor(
+        query.cursor,
+        () => new InvalidPageRequestError(INVALID_CURSOR_MESSAGE),
+      );
       qb.andWhere('(a.createdAt > :createdAt OR (a.createdAt = :createdAt AND a.id > :id))', after);
     }
     const rows = await qb.getMany();
@@ -74,7 +81,7 @@ export class AgentDefinitionsService {
     const last = items.at(-1);
     return {
       items,
-      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+      nextCursor: rows.length > limit && last ? encodeKeysetCursor(last) : null,
     };
   }
 

@@ -1,5 +1,6 @@
 // Over 500 lines, not split here: issue 18 reshapes runs (store, queues, executor) with the
 // gateway pipeline; this change only added the takeover count.
+import { Clock, systemClock } from '@keel/core';
 import type {
   ChatFunctionTool,
   ChatMessage,
@@ -10,7 +11,7 @@ import type {
 } from '@keel/gateway';
 import { BudgetExceededError, GatewayService } from '@keel/gateway';
 import type { RequestContext } from '@keel/observability';
-import { Clock, RequestContextService, systemClock } from '@keel/observability';
+import { RequestContextService } from '@keel/observability';
 import { HttpException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 
 import type { AgentDefinitionEntity } from '../definitions/agent-definition.entity';

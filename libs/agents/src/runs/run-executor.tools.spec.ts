@@ -1,7 +1,8 @@
+import { Clock } from '@keel/core';
 import { GatewayService } from '@keel/gateway';
 import type { GatewayChatRequest, GatewayCompletion, ChatCompletion } from '@keel/gateway';
 import type { RequestContext } from '@keel/observability';
-import { Clock, RequestContextService } from '@keel/observability';
+import { RequestContextService } from '@keel/observability';
 import { Global, Injectable, Module, Optional } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';

@@ -1,5 +1,6 @@
+import { Clock, systemClock } from '@keel/core';
 import { ATTR_GEN_AI_OPERATION_NAME, GEN_AI_TRACER_NAME } from '@keel/gateway';
-import { Clock, MetricsService, systemClock } from '@keel/observability';
+import { MetricsService } from '@keel/observability';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';

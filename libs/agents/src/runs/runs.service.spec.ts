@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { FakeClock } from '@keel/core/testing';
 import type { ChatMessage } from '@keel/gateway';
 import type { Repository } from 'typeorm';
 
@@ -23,13 +24,6 @@ const AGENT = '0f8fa572-6472-43d5-bc5b-455d95e9f652';
 const OTHER_AGENT = '3c1b0d9e-8f53-4a52-9a57-1d2a8b9e7c10';
 const START = Date.parse('2026-03-01T12:00:00.000Z');
 const MESSAGES: ChatMessage[] = [{ role: 'user', content: 'What is 6 * 7?' }];
-
-class FakeClock {
-  constructor(public ms = START) {}
-  now(): number {
-    return this.ms;
-  }
-}
 
 function modelStep(overrides: Partial<NewRunStep> = {}): NewRunStep {
   return {
@@ -87,7 +81,7 @@ describe.each(runDatabaseKinds())('RunsService on %s', (kind) => {
   beforeEach(async () => {
     await steps.clear();
     await runs.clear();
-    clock = new FakeClock();
+    clock = new FakeClock(START);
     service = new RunsService(runs, steps, clock);
   });
 
@@ -249,7 +243,7 @@ describe.each(runDatabaseKinds())('RunsService on %s', (kind) => {
       const created: string[] = [];
       for (let index = 0; index < 7; index++) {
         // Three runs per millisecond: the id breaks the tie.
-        clock.ms = START + Math.floor(index / 3);
+        clock.set(START + Math.floor(index / 3));
         const agentId = index % 2 ? OTHER_AGENT : AGENT;
         created.push((await queued(TENANT, agentId)).id);
       }
@@ -310,12 +304,12 @@ describe.each(runDatabaseKinds())('RunsService on %s', (kind) => {
   describe('listUnfinished', () => {
     it("lists every tenant's queued and running runs, oldest first, up to the limit", async () => {
       const first = await running(OTHER_TENANT);
-      clock.ms += 1000;
+      clock.advance(1000);
       const second = await queued();
-      clock.ms += 1000;
+      clock.advance(1000);
       const done = await running();
       await service.finish(TENANT, done.id, 'succeeded', { output: 'ok' });
-      clock.ms += 1000;
+      clock.advance(1000);
       await queued();
 
       const unfinished = await service.listUnfinished(2);
@@ -332,14 +326,14 @@ describe.each(runDatabaseKinds())('RunsService on %s', (kind) => {
   describe('status transitions', () => {
     it('runs, resumes and finishes once', async () => {
       const run = await queued();
-      clock.ms = START + 1_000;
+      clock.set(START + 1_000);
       expect(await service.markRunning(TENANT, run.id)).toBe(true);
-      clock.ms = START + 2_000;
+      clock.set(START + 2_000);
       // A resume keeps the first start time.
       expect(await service.markRunning(TENANT, run.id)).toBe(true);
-      clock.ms = START + 3_000;
+      clock.set(START + 3_000);
       expect(await service.finish(TENANT, run.id, 'succeeded', { output: '42' })).toBe(true);
-      clock.ms = START + 4_000;
+      clock.set(START + 4_000);
       expect(await service.finish(TENANT, run.id, 'failed', { error: 'late' })).toBe(false);
       expect(await service.markRunning(TENANT, run.id)).toBe(false);
 
@@ -529,7 +523,7 @@ describe.each(runDatabaseKinds())('RunsService on %s', (kind) => {
   describe('requestCancel', () => {
     it('cancels a queued run at once', async () => {
       const run = await queued();
-      clock.ms = START + 500;
+      clock.set(START + 500);
 
       expect(await service.requestCancel(TENANT, run.id)).toMatchObject({
         status: 'cancelled',

@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
 
-import { isUniqueViolation } from '@keel/core';
+import {
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+  INVALID_CURSOR_MESSAGE,
+  isUniqueViolation,
+  Clock,
+  systemClock,
+} from '@keel/core';
 import type { ChatMessage } from '@keel/gateway';
-import { Clock, systemClock } from '@keel/observability';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
 import { MoreThan, QueryFailedError, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 
-import { decodeCursor, encodeCursor } from '../definitions/page-cursor';
 import { InvalidPageRequestError } from '../errors/invalid-page-request.error';
 import { AgentRunStepEntity } from './agent-run-step.entity';
 import { AGENT_RUN_COLUMN_LENGTHS, AgentRunEntity } from './agent-run.entity';
@@ -158,7 +163,10 @@ export class RunsService implements RunStore {
     if (query.agentId !== undefined) qb.andWhere('r.agentId = :agentId', query);
     if (query.status !== undefined) qb.andWhere('r.status = :status', query);
     if (query.cursor !== undefined) {
-      const before = decodeCursor(query.cursor);
+      const before = decodeKeysetCursor(
+        query.cursor,
+        () => new InvalidPageRequestError(INVALID_CURSOR_MESSAGE),
+      );
       qb.andWhere(
         '(r.createdAt < :createdAt OR (r.createdAt = :createdAt AND r.id < :id))',
         before,
@@ -167,7 +175,7 @@ export class RunsService implements RunStore {
     const rows = await qb.getMany();
     const items = rows.slice(0, limit);
     const last = items.at(-1);
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    return { items, nextCursor: rows.length > limit && last ? encodeKeysetCursor(last) : null };
   }
 
   /**

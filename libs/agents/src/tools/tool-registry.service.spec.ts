@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 
-import { Clock } from '@keel/observability';
+import { Clock } from '@keel/core';
 import type { CallContext, DependencyPolicy } from '@keel/resilience';
 import { DependencyTimeoutError, PolicyRegistry, UnknownDependencyError } from '@keel/resilience';
 import { Global, Injectable, Logger, Module } from '@nestjs/common';

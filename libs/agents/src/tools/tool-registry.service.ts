@@ -1,6 +1,5 @@
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '@keel/core';
+import { MAX_JSON_DEPTH, nestsDeeperThan, Clock, systemClock } from '@keel/core';
 import type { ChatFunctionTool } from '@keel/gateway';
-import { Clock, systemClock } from '@keel/observability';
 import { DependencyTimeoutError, PolicyRegistry } from '@keel/resilience';
 import type { DependencyPolicy } from '@keel/resilience';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 
+import type { Clock } from '@keel/core';
+import { errorMessage, systemClock } from '@keel/core';
 import { canonicalJson, RedisCacheStore } from '@keel/gateway';
-import type { Clock } from '@keel/observability';
-import { systemClock } from '@keel/observability';
 import type { LoggerService } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 
@@ -123,7 +123,7 @@ export class ToolResultCache {
   private failed(error: unknown): void {
     if (this.degraded) return;
     this.degraded = true;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     this.logger.warn(`Tool result cache unavailable, running tools without it: ${message}`);
   }
 

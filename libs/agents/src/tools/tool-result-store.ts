@@ -1,5 +1,5 @@
 import { LruMap } from '@keel/core';
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
 
 /**
  * Where `ToolResultCache` keeps serialised results. The Redis store is the gateway's

@@ -1,4 +1,4 @@
-import { Clock } from '@keel/observability';
+import { Clock } from '@keel/core';
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 

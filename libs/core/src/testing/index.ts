@@ -4,3 +4,4 @@ export { createTestDatabase, testDatabaseKinds } from './test-databases';
 export { freePort } from './free-port';
 export type { OwnRedis } from './redis-server';
 export { connectRedisOrFail, startOwnRedis } from './redis-server';
+export { FakeClock } from './fake-clock';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import type { Redis } from 'ioredis';
 
+import { errorMessage } from '../error-message';
 import { freePort } from './free-port';
 
 export interface OwnRedis {
@@ -104,7 +105,7 @@ export async function connectRedisOrFail(url = 'redis://127.0.0.1:6379'): Promis
     client.disconnect();
     throw new Error(
       `This suite needs Redis on ${url} and could not reach it ` +
-        `(${error instanceof Error ? error.message : String(error)}). ` +
+        `(${errorMessage(error)}). ` +
         `Start it: redis-server --port 6379 --save '' --appendonly no --daemonize yes`,
     );
   }

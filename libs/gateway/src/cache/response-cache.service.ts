@@ -1,4 +1,4 @@
-import { LruMap } from '@keel/core';
+import { errorMessage, LruMap } from '@keel/core';
 import type { LoggerService } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
@@ -103,7 +103,7 @@ export class ResponseCache {
     this.errorCount += 1;
     if (this.degraded) return;
     this.degraded = true;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     this.logger.warn(`Response cache unavailable, serving without it: ${message}`);
   }
 

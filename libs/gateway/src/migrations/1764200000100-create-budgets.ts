@@ -4,7 +4,7 @@ import { Table } from 'typeorm';
 
 /**
  * Budgets per tenant or API key and UTC day or month, and the ledger of what each scope
- * reserved and spent per period. The ledger's unique key is what lets `BudgetService`
+ * reserved and spent per period. The ledger's unique key is what lets `BudgetLedger`
  * insert a period's row if missing and then update it conditionally.
  */
 export class CreateBudgets1764200000100 implements MigrationInterface {

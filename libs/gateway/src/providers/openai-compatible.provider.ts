@@ -1,3 +1,4 @@
+import { errorMessage } from '@keel/core';
 import OpenAI, {
   APIConnectionError,
   APIConnectionTimeoutError,
@@ -99,7 +100,7 @@ export class OpenAiCompatibleProvider implements LlmProvider {
     } catch (error) {
       if (signal.aborted) throw userAbortError(signal);
       if (response.ok) throw error;
-      text = error instanceof Error ? error.message : String(error);
+      text = errorMessage(error);
     }
     if (!response.ok) throw statusError(response, text);
     const completion = parseBody(response, text) as OpenAI.ChatCompletion;

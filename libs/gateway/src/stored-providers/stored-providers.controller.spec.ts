@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import { systemClock } from '@keel/observability';
+import { systemClock } from '@keel/core';
 import {
   defaultDependencyPolicyFactory,
   MemoryBreakerStateStore,

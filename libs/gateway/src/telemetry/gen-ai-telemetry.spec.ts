@@ -1,5 +1,5 @@
+import type { Clock } from '@keel/core';
 import { MetricsService } from '@keel/observability';
-import type { Clock } from '@keel/observability';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {

@@ -1,4 +1,5 @@
-import { Clock, MetricsService, systemClock } from '@keel/observability';
+import { Clock, systemClock } from '@keel/core';
+import { MetricsService } from '@keel/observability';
 import { failureReason } from '@keel/resilience';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';

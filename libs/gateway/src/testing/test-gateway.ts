@@ -8,9 +8,11 @@ import { GatewayService } from '../gateway.service';
 import { ProviderRegistry } from '../provider-registry';
 import { ModelRouter } from '../routing/model-router.service';
 import { GenAiTelemetry } from '../telemetry/gen-ai-telemetry';
+import { BudgetAdmin } from '../usage/budget-admin.service';
 import { BudgetLedgerEntity } from '../usage/budget-ledger.entity';
+import { BudgetLedger } from '../usage/budget-ledger.service';
+import { BudgetLookup } from '../usage/budget-lookup';
 import { BudgetEntity } from '../usage/budget.entity';
-import { BudgetService } from '../usage/budget.service';
 import { LlmUsageEntity } from '../usage/llm-usage.entity';
 import { PriceTable } from '../usage/price-table';
 import type { UsageDatabase } from '../usage/testing/usage-databases';
@@ -19,7 +21,8 @@ import { UsageRecorderService } from '../usage/usage-recorder.service';
 export interface TestGateway {
   gateway: GatewayService;
   providers: ProviderRegistry;
-  budgets: BudgetService;
+  /** The budget admin: set a tenant's budgets for the gateway to apply. */
+  budgets: BudgetAdmin;
   usage: UsageRecorderService;
   telemetry: GenAiTelemetry;
 }
@@ -48,10 +51,10 @@ export function createTestGateway(vendorUrl: string, database: UsageDatabase): T
     routing: { aliases: options.aliases },
     policyFor: () => policy,
   });
-  const budgets = new BudgetService(
-    database.dataSource.getRepository(BudgetEntity),
-    database.dataSource.getRepository(BudgetLedgerEntity),
-  );
+  const budgetRows = database.dataSource.getRepository(BudgetEntity);
+  const ledgerRows = database.dataSource.getRepository(BudgetLedgerEntity);
+  const lookup = new BudgetLookup(budgetRows);
+  const budgets = new BudgetAdmin(budgetRows, ledgerRows, lookup);
   const usage = new UsageRecorderService(database.dataSource.getRepository(LlmUsageEntity));
   const telemetry = new GenAiTelemetry(new MetricsService(new Registry()));
   const gateway = new GatewayService(
@@ -60,7 +63,7 @@ export function createTestGateway(vendorUrl: string, database: UsageDatabase): T
     providers,
     new ResponseCache(),
     new PriceTable(options.prices),
-    budgets,
+    new BudgetLedger(ledgerRows, lookup),
     usage,
     telemetry,
   );

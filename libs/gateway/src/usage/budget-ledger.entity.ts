@@ -5,7 +5,7 @@ import type { BudgetPeriod, BudgetScope } from './budget.entity';
 
 /**
  * Reserved and spent amounts of one scope in one period. Rows are created on first use and
- * only changed by conditional UPDATEs (see `BudgetService`). The table is defined by the
+ * only changed by conditional UPDATEs (see `BudgetLedger`). The table is defined by the
  * migration `CreateBudgets1764200000100`.
  */
 @Entity('budget_ledger')

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { Clock } from '@keel/observability';
+import { Clock } from '@keel/core';
 import type { AuditEventInput, Principal } from '@keel/security';
 import { AuditService, IpRestricted, Roles, Scopes } from '@keel/security';
 import type { CanActivate, ExecutionContext } from '@nestjs/common';
@@ -11,9 +11,11 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { Repository } from 'typeorm';
 
+import { BudgetAdmin } from './budget-admin.service';
 import { BudgetLedgerEntity } from './budget-ledger.entity';
+import { BudgetLedger } from './budget-ledger.service';
+import { BudgetLookup } from './budget-lookup';
 import { BudgetEntity } from './budget.entity';
-import { BudgetService } from './budget.service';
 import { AdminBudgetsController, BudgetsController } from './budgets.controller';
 import type { UsageDatabase } from './testing/usage-databases';
 import { createUsageDatabase, usageDatabaseKinds } from './testing/usage-databases';
@@ -78,7 +80,7 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
   let database: UsageDatabase;
   let budgetRows: Repository<BudgetEntity>;
   let app: NestFastifyApplication;
-  let service: BudgetService;
+  let service: BudgetLedger;
   /** What the controller handed to `AuditService.record`. */
   const events: AuditEventInput[] = [];
 
@@ -89,12 +91,21 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
     const moduleRef = await Test.createTestingModule({
       controllers: [AdminBudgetsController, BudgetsController],
       providers: [
+        { provide: BudgetLookup, useFactory: () => new BudgetLookup(budgetRows, clock) },
         {
-          provide: BudgetService,
-          useFactory: () =>
-            new BudgetService(
+          provide: BudgetLedger,
+          inject: [BudgetLookup],
+          useFactory: (lookup: BudgetLookup) =>
+            new BudgetLedger(database.dataSource.getRepository(BudgetLedgerEntity), lookup, clock),
+        },
+        {
+          provide: BudgetAdmin,
+          inject: [BudgetLookup],
+          useFactory: (lookup: BudgetLookup) =>
+            new BudgetAdmin(
               budgetRows,
               database.dataSource.getRepository(BudgetLedgerEntity),
+              lookup,
               clock,
             ),
         },
@@ -120,7 +131,7 @@ describe.each(usageDatabaseKinds())('Budgets controllers (HTTP) on %s', (kind) =
     );
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
-    service = app.get(BudgetService);
+    service = app.get(BudgetLedger);
   });
 
   afterAll(async () => {

@@ -33,9 +33,9 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 
+import { BudgetAdmin } from './budget-admin.service';
 import type { BudgetEntity } from './budget.entity';
-import type { BudgetStatus } from './budget.service';
-import { BudgetService } from './budget.service';
+import type { BudgetStatus } from './budget.types';
 import {
   BudgetDto,
   BudgetListDto,
@@ -98,7 +98,7 @@ function toStatusDto(status: BudgetStatus): BudgetStatusDto {
 @Controller('admin/budgets')
 export class AdminBudgetsController {
   constructor(
-    private readonly budgets: BudgetService,
+    private readonly budgets: BudgetAdmin,
     private readonly audit: AuditService,
   ) {}
 
@@ -191,7 +191,7 @@ export class AdminBudgetsController {
 @ApiForbiddenResponse({ description: 'The API key lacks the llm:invoke scope.' })
 @Controller('budgets')
 export class BudgetsController {
-  constructor(private readonly budgets: BudgetService) {}
+  constructor(private readonly budgets: BudgetAdmin) {}
 
   @Get()
   @Scopes(['llm:invoke'])

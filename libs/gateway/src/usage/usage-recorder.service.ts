@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { Clock, systemClock } from '@keel/observability';
+import { BatchedWriter, Clock, errorMessage, systemClock } from '@keel/core';
 import type { BeforeApplicationShutdown, OnApplicationShutdown } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -63,14 +63,7 @@ const INSERT_BATCH_SIZE = 200;
 export class UsageRecorderService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(UsageRecorderService.name);
   private readonly clock: Clock;
-  private readonly maxQueuedRecords: number;
-  private queue: LlmUsageEntity[] = [];
-  private readonly flushIntervalMs: number;
-  private scheduled: NodeJS.Timeout | undefined;
-  private writing: Promise<void> | undefined;
-  private droppedInBurst = 0;
-  private droppedTotal = 0;
-  private failedTotal = 0;
+  private readonly writer: BatchedWriter<LlmUsageEntity, LlmUsageInput>;
 
   constructor(
     @InjectRepository(LlmUsageEntity)
@@ -79,41 +72,46 @@ export class UsageRecorderService implements BeforeApplicationShutdown, OnApplic
     @Optional() @Inject(Clock) clock?: Clock,
   ) {
     this.clock = clock ?? systemClock;
-    this.maxQueuedRecords = options?.maxQueuedRecords ?? DEFAULT_MAX_QUEUED_USAGE_RECORDS;
-    this.flushIntervalMs = options?.flushIntervalMs ?? DEFAULT_USAGE_FLUSH_INTERVAL_MS;
+    const maxQueued = options?.maxQueuedRecords ?? DEFAULT_MAX_QUEUED_USAGE_RECORDS;
+    this.writer = new BatchedWriter({
+      toItem: (usage: LlmUsageInput) => this.toEntity(usage),
+      write: (batch) => this.insert(batch),
+      maxQueued,
+      batchSize: INSERT_BATCH_SIZE,
+      delayMs: options?.flushIntervalMs ?? DEFAULT_USAGE_FLUSH_INTERVAL_MS,
+      onDropStart: () =>
+        this.logger.warn(`LLM usage queue full (${maxQueued} records); dropping records`),
+      onDropEnd: (dropped) =>
+        this.logger.warn(`Dropped ${dropped} LLM usage records: queue was full`),
+      onWriteFailed: (batch, error) =>
+        this.logger.error(
+          `Could not store ${batch.length} LLM usage record(s): ${errorMessage(error)}`,
+        ),
+    });
   }
 
   /** Records dropped since start because the queue was full. */
   get droppedRecords(): number {
-    return this.droppedTotal;
+    return this.writer.dropped;
   }
 
   /** Records lost since start because the database rejected their batch. */
   get failedRecords(): number {
-    return this.failedTotal;
+    return this.writer.failed;
   }
 
   /** Queues the record for storage; never throws and never waits for the database. */
   record(usage: LlmUsageInput): void {
     try {
-      if (this.queue.length >= this.maxQueuedRecords) {
-        this.drop();
-        return;
-      }
-      this.queue.push(this.toEntity(usage));
-      this.scheduleWrite();
+      this.writer.push(usage);
     } catch (error) {
-      this.logger.error(`Could not queue LLM usage record: ${messageOf(error)}`);
+      this.logger.error(`Could not queue LLM usage record: ${errorMessage(error)}`);
     }
   }
 
   /** Resolves once every record queued before the call has been written (or dropped). */
-  async flush(): Promise<void> {
-    if (this.scheduled) {
-      clearTimeout(this.scheduled);
-      this.scheduled = undefined;
-    }
-    await this.startWriting();
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   /** Writes the queue while the database connection is still open (it closes on shutdown). */
@@ -151,85 +149,32 @@ export class UsageRecorderService implements BeforeApplicationShutdown, OnApplic
     return entity;
   }
 
-  private drop(): void {
-    this.droppedTotal += 1;
-    this.droppedInBurst += 1;
-    if (this.droppedInBurst === 1) {
-      this.logger.warn(`LLM usage queue full (${this.maxQueuedRecords} records); dropping records`);
-    }
-  }
-
-  private scheduleWrite(): void {
-    if (this.writing) return;
-    if (this.queue.length >= INSERT_BATCH_SIZE) {
-      if (this.scheduled) clearTimeout(this.scheduled);
-      this.scheduled = undefined;
-      void this.startWriting();
-      return;
-    }
-    if (this.scheduled) return;
-    this.scheduled = setTimeout(() => {
-      this.scheduled = undefined;
-      void this.startWriting();
-    }, this.flushIntervalMs);
-    // Shutdown flushes the queue itself; a pending batch must not hold the process open.
-    this.scheduled.unref();
-  }
-
-  private startWriting(): Promise<void> {
-    if (this.writing) return this.writing;
-    // The loop below clears `writing` itself; it must not run synchronously to the end.
-    if (this.queue.length === 0) return Promise.resolve();
-    this.writing = this.writeQueue();
-    return this.writing;
-  }
-
-  private async writeQueue(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, INSERT_BATCH_SIZE);
-        await this.insert(batch);
-        if (this.droppedInBurst > 0 && this.queue.length < this.maxQueuedRecords) {
-          this.logger.warn(`Dropped ${this.droppedInBurst} LLM usage records: queue was full`);
-          this.droppedInBurst = 0;
-        }
-      }
-    } finally {
-      this.writing = undefined;
-    }
-  }
-
   /**
    * One plain multi-row INSERT: the query builder's per-value parameter bookkeeping costs
    * more than the write itself at gateway rates. Values go through the driver's own
    * conversion, as the query builder would do.
    */
   private async insert(batch: LlmUsageEntity[]): Promise<void> {
-    try {
-      const { metadata } = this.repository;
-      const driver = this.repository.manager.connection.driver;
-      const postgres = driver.options.type === 'postgres';
-      const columns = metadata.columns;
-      const params: unknown[] = [];
-      const rows = batch.map((entity) => {
-        const placeholders = columns.map((column) => {
-          params.push(driver.preparePersistentValue(column.getEntityValue(entity), column));
-          return postgres ? `$${params.length}` : '?';
-        });
-        return `(${placeholders.join(', ')})`;
+    const { metadata } = this.repository;
+    const driver = this.repository.manager.connection.driver;
+    const postgres = driver.options.type === 'postgres';
+    const columns = metadata.columns;
+    const params: unknown[] = [];
+    const rows = batch.map((entity) => {
+      const placeholders = columns.map((column) => {
+        params.push(driver.preparePersistentValue(column.getEntityValue(entity), column));
+        return postgres ? `$${params.length}` : '?';
       });
-      const table = (metadata.schema ? [metadata.schema, metadata.tableName] : [metadata.tableName])
-        .map((part) => driver.escape(part))
-        .join('.');
-      const names = columns.map((column) => driver.escape(column.databaseName)).join(', ');
-      await this.repository.query(
-        `INSERT INTO ${table} (${names}) VALUES ${rows.join(', ')}`,
-        params,
-      );
-    } catch (error) {
-      this.failedTotal += batch.length;
-      this.logger.error(`Could not store ${batch.length} LLM usage record(s): ${messageOf(error)}`);
-    }
+      return `(${placeholders.join(', ')})`;
+    });
+    const table = (metadata.schema ? [metadata.schema, metadata.tableName] : [metadata.tableName])
+      .map((part) => driver.escape(part))
+      .join('.');
+    const names = columns.map((column) => driver.escape(column.databaseName)).join(', ');
+    await this.repository.query(
+      `INSERT INTO ${table} (${names}) VALUES ${rows.join(', ')}`,
+      params,
+    );
   }
 }
 
@@ -243,8 +188,4 @@ function cut(value: string | null | undefined, length: number): string | null {
 function count(value: number | undefined, max = MAX_INTEGER_COLUMN): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return 0;
   return Math.min(Math.round(value), max);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from '@keel/core';
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 
@@ -17,7 +18,7 @@ export class RedisHealthIndicator {
       await client.ping();
       return check.up();
     } catch (error) {
-      return check.down({ message: error instanceof Error ? error.message : String(error) });
+      return check.down({ message: errorMessage(error) });
     }
   }
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from '@keel/core';
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type {
@@ -105,7 +106,7 @@ export class HealthController {
         return await Promise.race([Promise.resolve().then(check), timeout]);
       } catch (error) {
         return this.indicators.check(name).down({
-          message: error instanceof Error ? error.message : String(error),
+          message: errorMessage(error),
         });
       } finally {
         clearTimeout(timer);

@@ -1,3 +1,4 @@
+import { errorMessage } from '@keel/core';
 import { MetricsService } from '@keel/observability';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Gauge, Histogram } from 'prom-client';
@@ -11,7 +12,6 @@ import type {
 import { StartupClock, systemStartupClock } from './startup-clock';
 import {
   DuplicateStartupCheckError,
-  messageOf,
   StartupCheckFailedError,
   StartupCheckTimeoutError,
   StartupGraphError,
@@ -157,7 +157,7 @@ export class StartupOrchestrator {
       this.validate();
     } catch (error) {
       this.finish('failed');
-      this.logger.error(messageOf(error));
+      this.logger.error(errorMessage(error));
       throw error;
     }
     this.logger.log(`Running ${this.checks.size} startup check(s)`);
@@ -240,18 +240,18 @@ export class StartupOrchestrator {
       } catch (error) {
         if (signal.aborted) {
           state.status = 'skipped';
-          state.error = messageOf(signal.reason);
+          state.error = errorMessage(signal.reason);
           break;
         }
         if (attempt > check.retries) {
           state.status = 'failed';
-          state.error = messageOf(error);
+          state.error = errorMessage(error);
           this.lastErrors.set(check.name, error);
           break;
         }
         const backoff = Math.min(check.backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS);
         this.logger.warn(
-          `Check "${check.name}" attempt ${attempt}/${check.retries + 1} failed: ${messageOf(error)}; retrying in ${backoff} ms`,
+          `Check "${check.name}" attempt ${attempt}/${check.retries + 1} failed: ${errorMessage(error)}; retrying in ${backoff} ms`,
         );
         try {
           await untilAborted(this.clock.sleep(backoff, signal), signal);
@@ -259,7 +259,7 @@ export class StartupOrchestrator {
           // A sleep that fails on its own only shortens the backoff.
           if (signal.aborted) {
             state.status = 'skipped';
-            state.error = messageOf(signal.reason);
+            state.error = errorMessage(signal.reason);
             break;
           }
         }

@@ -1,3 +1,5 @@
+import { errorMessage } from '@keel/core';
+
 /** Base class of every error the startup orchestration throws. */
 export class StartupError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -33,9 +35,12 @@ export class StartupCheckFailedError extends StartupError {
     readonly attempts: number,
     override readonly cause: unknown,
   ) {
-    super(`Startup check "${checkName}" failed after ${attempts} attempt(s): ${messageOf(cause)}`, {
-      cause,
-    });
+    super(
+      `Startup check "${checkName}" failed after ${attempts} attempt(s): ${errorMessage(cause)}`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -56,8 +61,4 @@ export class DuplicateStartupCheckError extends StartupRegistrationError {
   constructor(readonly checkName: string) {
     super(`Startup check "${checkName}" is already registered`);
   }
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,5 @@
-import type { Clock } from '../clock';
+import { FakeClock } from '@keel/core/testing';
+
 import type {
   ErrorTrackingOptions,
   ResolvedObservabilityOptions,
@@ -10,13 +11,6 @@ const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const where = { component: 'agents', operation: 'run' };
 
 class NotFoundError extends Error {}
-
-class FakeClock implements Clock {
-  constructor(public ms: number) {}
-  now(): number {
-    return this.ms;
-  }
-}
 
 function setup(errors: Partial<ErrorTrackingOptions> = {}) {
   const clock = new FakeClock(T0);
@@ -56,7 +50,7 @@ describe('ErrorAggregator', () => {
     it('computes the failed share across buckets', () => {
       const { aggregator, clock } = setup();
       recordRequests(aggregator, 6, 1);
-      clock.ms += 25_000;
+      clock.advance(25_000);
       recordRequests(aggregator, 2, 1);
       expect(aggregator.snapshot()).toMatchObject({
         requests: 10,
@@ -68,37 +62,37 @@ describe('ErrorAggregator', () => {
     it('keeps a bucket until the window has passed its start, and drops it exactly then', () => {
       const { aggregator, clock } = setup();
       aggregator.recordRequest(true); // bucket [0 s, 10 s)
-      clock.ms = T0 + 9_999;
+      clock.set(T0 + 9_999);
       aggregator.recordRequest(false); // same bucket
-      clock.ms = T0 + 10_000;
+      clock.set(T0 + 10_000);
       aggregator.recordRequest(false); // bucket [10 s, 20 s)
 
-      clock.ms = T0 + 59_999;
+      clock.set(T0 + 59_999);
       expect(aggregator.snapshot()).toMatchObject({ requests: 3, failedRequests: 1 });
-      clock.ms = T0 + 60_000;
+      clock.set(T0 + 60_000);
       expect(aggregator.snapshot()).toMatchObject({ requests: 1, failedRequests: 0 });
-      clock.ms = T0 + 69_999;
+      clock.set(T0 + 69_999);
       expect(aggregator.snapshot()).toMatchObject({ requests: 1 });
-      clock.ms = T0 + 70_000;
+      clock.set(T0 + 70_000);
       expect(aggregator.snapshot()).toMatchObject({ requests: 0 });
     });
 
     it('reuses a slot of the ring without carrying over its old count', () => {
       const { aggregator, clock } = setup();
       recordRequests(aggregator, 5, 5);
-      clock.ms += 60_000; // the same slot, one lap later
+      clock.advance(60_000); // the same slot, one lap later
       aggregator.recordRequest(false);
       expect(aggregator.snapshot()).toMatchObject({ requests: 1, failedRequests: 0 });
-      clock.ms += 10 * 60_000; // long idle: every slot is stale
+      clock.advance(10 * 60_000); // long idle: every slot is stale
       expect(aggregator.snapshot()).toMatchObject({ requests: 0 });
     });
 
     it('answers for a shorter window, clamped to one bucket and to the configured window', () => {
       const { aggregator, clock } = setup();
       recordRequests(aggregator, 1, 0);
-      clock.ms += 10_000;
+      clock.advance(10_000);
       recordRequests(aggregator, 2, 0);
-      clock.ms += 10_000;
+      clock.advance(10_000);
       recordRequests(aggregator, 4, 0);
 
       expect(aggregator.snapshot(20_000)).toMatchObject({ windowSeconds: 20, requests: 6 });
@@ -126,7 +120,7 @@ describe('ErrorAggregator', () => {
     it('groups errors by location, class and fingerprint', () => {
       const { aggregator, clock } = setup();
       aggregator.recordError(new NotFoundError('agent 11 not found'), where);
-      clock.ms += 1_500;
+      clock.advance(1_500);
       aggregator.recordError(new NotFoundError('agent 42 not found'), where);
       aggregator.recordError(new Error('agent 42 not found'), where);
       aggregator.recordError(new NotFoundError('agent 42 not found'), {
@@ -179,7 +173,7 @@ describe('ErrorAggregator', () => {
       const record = (operation: string, times: number) => {
         for (let i = 0; i < times; i++)
           aggregator.recordError(new Error('boom'), { ...where, operation });
-        clock.ms += 1_000;
+        clock.advance(1_000);
       };
       record('a', 1);
       record('b', 3);
@@ -203,18 +197,18 @@ describe('ErrorAggregator', () => {
     it('lets error counts expire with their bucket and starts a group afresh after that', () => {
       const { aggregator, clock } = setup();
       aggregator.recordError(new Error('boom'), where);
-      clock.ms += 30_000;
+      clock.advance(30_000);
       aggregator.recordError(new Error('boom'), where);
 
-      clock.ms = T0 + 59_999;
+      clock.set(T0 + 59_999);
       expect(aggregator.snapshot().errors[0].count).toBe(2);
-      clock.ms = T0 + 60_000;
+      clock.set(T0 + 60_000);
       expect(aggregator.snapshot().errors[0]).toMatchObject({
         count: 1,
         firstSeen: '2026-01-01T00:00:00.000Z',
       });
       expect(aggregator.snapshot(20_000).errors).toEqual([]);
-      clock.ms = T0 + 90_000;
+      clock.set(T0 + 90_000);
       expect(aggregator.snapshot().errors).toEqual([]);
 
       aggregator.recordError(new Error('boom'), where);
@@ -228,7 +222,7 @@ describe('ErrorAggregator', () => {
       const { aggregator, clock } = setup({ maxFingerprints: 2 });
       const record = (operation: string) => {
         aggregator.recordError(new Error('boom'), { ...where, operation });
-        clock.ms += 1_000;
+        clock.advance(1_000);
       };
       record('a');
       record('b');

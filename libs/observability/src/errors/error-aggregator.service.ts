@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
 
+import { Clock } from '@keel/core';
 import { Inject, Injectable } from '@nestjs/common';
 
-import { Clock } from '../clock';
 import type { ResolvedObservabilityOptions } from '../interfaces/observability-options.interface';
 import { OBSERVABILITY_OPTIONS } from '../observability.constants';
 import { fingerprintOf } from './error-fingerprint';

@@ -1,9 +1,9 @@
+import { Clock } from '@keel/core';
 import { Injectable } from '@nestjs/common';
 import { DiscoveryModule, Reflector } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 
-import { Clock } from '../clock';
 import type { ResolvedObservabilityOptions } from '../interfaces/observability-options.interface';
 import { OBSERVABILITY_OPTIONS } from '../observability.constants';
 import { ErrorAggregator } from './error-aggregator.service';

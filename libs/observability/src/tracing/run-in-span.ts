@@ -1,3 +1,4 @@
+import { errorMessage } from '@keel/core';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Span, SpanOptions } from '@opentelemetry/api';
 
@@ -38,7 +39,7 @@ export function runInSpan<T>(name: string, options: SpanOptions, fn: (span: Span
 }
 
 function fail(span: Span, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   span.recordException(error instanceof Error ? error : message);
   span.setStatus({ code: SpanStatusCode.ERROR, message });
   span.end();

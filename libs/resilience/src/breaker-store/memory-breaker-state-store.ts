@@ -1,13 +1,13 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
+import { systemClock } from '@keel/core';
 
-import { defaultClock } from '../policy/default-clock';
 import type { BreakerStateStore, SharedBreakerState } from './breaker-state-store';
 
 /** Per-process store: shares an open circuit between policies of one process (and tests). */
 export class MemoryBreakerStateStore implements BreakerStateStore {
   private readonly entries = new Map<string, SharedBreakerState>();
 
-  constructor(private readonly clock: Clock = defaultClock) {}
+  constructor(private readonly clock: Clock = systemClock) {}
 
   get(dependency: string): Promise<SharedBreakerState | null> {
     const entry = this.entries.get(dependency);

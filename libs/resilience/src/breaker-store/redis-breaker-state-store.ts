@@ -1,13 +1,13 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
+import { systemClock } from '@keel/core';
 import type { Redis } from 'ioredis';
 
-import { defaultClock } from '../policy/default-clock';
 import type { BreakerStateStore, SharedBreakerState } from './breaker-state-store';
 
 export interface RedisBreakerStateStoreOptions {
   /** @default 'keel:breaker:' */
   keyPrefix?: string;
-  /** Stamps `untilMs`. @default defaultClock */
+  /** Stamps `untilMs`. @default systemClock */
   clock?: Clock;
 }
 
@@ -21,7 +21,7 @@ export class RedisBreakerStateStore implements BreakerStateStore {
 
   constructor(
     private readonly redis: Redis,
-    { keyPrefix = 'keel:breaker:', clock = defaultClock }: RedisBreakerStateStoreOptions = {},
+    { keyPrefix = 'keel:breaker:', clock = systemClock }: RedisBreakerStateStoreOptions = {},
   ) {
     this.keyPrefix = keyPrefix;
     this.clock = clock;

@@ -1,4 +1,5 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
+import { systemClock } from '@keel/core';
 import { Logger } from '@nestjs/common';
 import type { IBreaker, IDefaultPolicyContext, IPolicy } from 'cockatiel';
 import { BulkheadPolicy, ConsecutiveBreaker, CountBreaker, SamplingBreaker, wrap } from 'cockatiel';
@@ -10,7 +11,6 @@ import type {
 } from '../resilience-options';
 import { RetryBudget } from '../retry/retry-budget';
 import { abortReason, untilAborted } from './abortable';
-import { defaultClock } from './default-clock';
 import type {
   BreakerState,
   CallContext,
@@ -48,7 +48,7 @@ export const POLICY_ORDER = [
 ] as const;
 
 export interface DependencyPolicyDeps {
-  /** @default defaultClock */
+  /** @default systemClock */
   clock?: Clock;
   /** Listeners for what happens; a throwing listener is logged, never fails the call. */
   events?: Partial<PolicyEvents>;
@@ -81,7 +81,7 @@ export function createDependencyPolicy(
   options: ResolvedDependencyPolicyOptions,
   deps: DependencyPolicyDeps = {},
 ): DependencyPolicy {
-  const clock = deps.clock ?? defaultClock;
+  const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? new Logger('Resilience');
   const events = guardEvents(name, deps.events ?? {}, logger);
   const layers: IPolicy<IDefaultPolicyContext, never>[] = [];

@@ -1,4 +1,4 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
 
 /**
  * A token bucket that hands out reservations: a caller takes a token now, or books the

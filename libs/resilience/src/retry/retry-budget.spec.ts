@@ -1,4 +1,5 @@
-import { FakeClock } from '../testing/fake-clock';
+import { FakeClock } from '@keel/core/testing';
+
 import { InvalidRetryOptionsError } from './errors/invalid-retry-options.error';
 import {
   DEFAULT_RETRY_BUDGET_OPTIONS,

@@ -1,2 +1,2 @@
-export * from './fake-clock';
-export * from './fake-dependency-policy';
+export * from '@keel/core/testing';
+export { FakeDependencyPolicy, FakeDependencyPolicyFactory } from './fake-dependency-policy';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import { FakeClock } from '@keel/core/testing';
 import { DataSource } from 'typeorm';
 import type { Repository } from 'typeorm';
 
@@ -22,16 +23,6 @@ import { InvalidApiKeyRequestError } from './errors/invalid-api-key-request.erro
 const TENANT_A = '6f1c3a52-0d5e-4c59-9a43-6f1f7f0b0a01';
 const TENANT_B = '6f1c3a52-0d5e-4c59-9a43-6f1f7f0b0b02';
 const START = Date.parse('2026-03-01T12:00:00.000Z');
-
-class FakeClock {
-  constructor(public ms = START) {}
-  now(): number {
-    return this.ms;
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
 
 class FakeAudit {
   readonly events: AuditEventInput[] = [];
@@ -81,7 +72,7 @@ describe('ApiKeysService', () => {
     await dataSource.initialize();
     await dataSource.runMigrations();
     repository = dataSource.getRepository(ApiKeyEntity);
-    clock = new FakeClock();
+    clock = new FakeClock(START);
     audit = new FakeAudit();
     service = build();
   });

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 
-import { isUniqueViolation } from '@keel/core';
-import { Clock, systemClock } from '@keel/observability';
+import {
+  errorMessage,
+  INVALID_CURSOR_MESSAGE,
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+  isUniqueViolation,
+  Clock,
+  systemClock,
+} from '@keel/core';
 import type { BeforeApplicationShutdown } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -18,7 +25,6 @@ import {
   verifyApiKeySecretDigest,
 } from '../credentials/api-key';
 import { MemoryRevocationBus, RevocationBus } from '../revocation/revocation-bus';
-import { decodeApiKeyCursor, encodeApiKeyCursor } from './api-key-page-cursor';
 import type { ApiKeyScope } from './api-key-scopes';
 import { isApiKeyScope } from './api-key-scopes';
 import type { ApiKeyRecord } from './api-key.entity';
@@ -205,7 +211,10 @@ export class ApiKeysService implements BeforeApplicationShutdown {
       .addOrderBy('k.id', 'DESC')
       .take(limit + 1);
     if (query.cursor !== undefined) {
-      const before = decodeApiKeyCursor(query.cursor);
+      const before = decodeKeysetCursor(
+        query.cursor,
+        () => new InvalidApiKeyRequestError(INVALID_CURSOR_MESSAGE),
+      );
       qb.andWhere('(k.createdAt < :createdAt OR (k.createdAt = :createdAt AND k.id < :id))', {
         createdAt: before.createdAt,
         id: before.id,
@@ -216,7 +225,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
     const last = items.at(-1);
     return {
       items,
-      nextCursor: rows.length > limit && last ? encodeApiKeyCursor(last) : null,
+      nextCursor: rows.length > limit && last ? encodeKeysetCursor(last) : null,
     };
   }
 
@@ -439,9 +448,7 @@ export class ApiKeysService implements BeforeApplicationShutdown {
     key.lastUsedAtMs = now;
     const write = this.writeLastUsed(key, new Date(now), previous === null, meta).catch(
       (error: unknown) => {
-        this.logger.warn(
-          `Could not record the use of API key ${key.id}: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        this.logger.warn(`Could not record the use of API key ${key.id}: ${errorMessage(error)}`);
       },
     );
     this.pendingWrites.add(write);

@@ -1,4 +1,4 @@
-import type { Clock } from '@keel/observability';
+import { FakeClock } from '@keel/core/testing';
 import { RequestContextService } from '@keel/observability';
 import { BadRequestException, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -14,13 +14,6 @@ import { InvalidAuditQueryError } from './errors/invalid-audit-query.error';
 
 const DAY_MS = 86_400_000;
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0, 123);
-
-class FakeClock implements Clock {
-  constructor(public time = T0) {}
-  now(): number {
-    return this.time;
-  }
-}
 
 describe('AuditService', () => {
   let dataSource: DataSource;
@@ -52,7 +45,7 @@ describe('AuditService', () => {
     await dataSource.initialize();
     await dataSource.runMigrations();
     repository = dataSource.getRepository(AuditEventEntity);
-    clock = new FakeClock();
+    clock = new FakeClock(T0);
     requestContext = new RequestContextService();
     errorLog = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     warnLog = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
@@ -274,7 +267,7 @@ describe('AuditService', () => {
   describe('query', () => {
     async function seed(service: AuditService, events: [number, AuditEventInput][]) {
       for (const [time, event] of events) {
-        clock.time = time;
+        clock.set(time);
         service.record(event);
       }
       await service.flush();
@@ -398,15 +391,15 @@ describe('AuditService', () => {
   describe('prune', () => {
     it('deletes only events older than the retention', async () => {
       const service = createService({ retentionDays: 30 });
-      clock.time = T0;
+      clock.set(T0);
       service.record({ type: 'auth.logout', target: 'old' });
-      clock.time = T0 + 20 * DAY_MS;
+      clock.set(T0 + 20 * DAY_MS);
       service.record({ type: 'auth.logout', target: 'recent' });
       await service.flush();
 
-      clock.time = T0 + 30 * DAY_MS - 1;
+      clock.set(T0 + 30 * DAY_MS - 1);
       expect(await service.prune()).toBe(0);
-      clock.time = T0 + 30 * DAY_MS + 1;
+      clock.set(T0 + 30 * DAY_MS + 1);
       expect(await service.prune()).toBe(1);
       expect((await repository.find()).map((e) => e.target)).toEqual(['recent']);
     });
@@ -415,7 +408,7 @@ describe('AuditService', () => {
       const service = createService({ retentionDays: 0 });
       service.record({ type: 'auth.logout' });
       await service.flush();
-      clock.time = T0 + 10_000 * DAY_MS;
+      clock.set(T0 + 10_000 * DAY_MS);
       expect(await service.prune()).toBe(0);
       expect(await repository.count()).toBe(1);
     });

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 
-import { Clock, RequestContextService, systemClock } from '@keel/observability';
+import {
+  BatchedWriter,
+  errorMessage,
+  decodeKeysetCursor,
+  encodeKeysetCursor,
+  INVALID_CURSOR_MESSAGE,
+  Clock,
+  systemClock,
+} from '@keel/core';
+import { RequestContextService } from '@keel/observability';
 import type {
   BeforeApplicationShutdown,
   OnApplicationBootstrap,
@@ -10,7 +19,6 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { LessThan, Repository } from 'typeorm';
 
-import { decodeAuditCursor, encodeAuditCursor } from './audit-cursor';
 import type { AuditEventInput, AuditEventType } from './audit-event';
 import { AUDIT_COLUMN_LENGTHS, AuditEventEntity } from './audit-event.entity';
 import type { ResolvedAuditOptions } from './audit-options';
@@ -59,12 +67,7 @@ export class AuditService
 {
   private readonly logger = new Logger(AuditService.name);
   private readonly clock: Clock;
-  private readonly maxQueuedEvents: number;
-  private queue: AuditEventEntity[] = [];
-  private scheduled: NodeJS.Immediate | undefined;
-  private writing: Promise<void> | undefined;
-  private droppedInBurst = 0;
-  private droppedTotal = 0;
+  private readonly writer: BatchedWriter<AuditEventEntity, AuditEventInput>;
   private pruneTimer: NodeJS.Timeout | undefined;
   private firstPrune: NodeJS.Timeout | undefined;
   private pruning: Promise<number> | undefined;
@@ -77,35 +80,44 @@ export class AuditService
     @Optional() @Inject(Clock) clock?: Clock,
   ) {
     this.clock = clock ?? systemClock;
-    this.maxQueuedEvents = options.maxQueuedEvents ?? DEFAULT_AUDIT_OPTIONS.maxQueuedEvents;
+    const maxQueued = options.maxQueuedEvents ?? DEFAULT_AUDIT_OPTIONS.maxQueuedEvents;
+    this.writer = new BatchedWriter({
+      toItem: (event: AuditEventInput) => this.toEntity(event),
+      write: (batch) => this.repository.insert(batch).then(() => undefined),
+      maxQueued,
+      batchSize: INSERT_BATCH_SIZE,
+      onDropStart: (event) =>
+        this.logger.warn(
+          `Audit queue full (${maxQueued} events); dropping events, first ${event.type}`,
+        ),
+      onDropEnd: (dropped) =>
+        this.logger.warn(`Dropped ${dropped} audit events while the queue was full`),
+      onWriteFailed: (batch, error) => {
+        const types = [...new Set(batch.map((event) => event.type))].join(', ');
+        this.logger.error(
+          `Could not store ${batch.length} audit event(s) (${types}): ${errorMessage(error)}`,
+        );
+      },
+    });
   }
 
   /** Events dropped since start because the queue was full. */
   get droppedEvents(): number {
-    return this.droppedTotal;
+    return this.writer.dropped;
   }
 
   /** Queues the event for storage; never throws and never waits for the database. */
   record(event: AuditEventInput): void {
     try {
-      if (this.queue.length >= this.maxQueuedEvents) {
-        this.drop(event.type);
-        return;
-      }
-      this.queue.push(this.toEntity(event));
-      this.scheduleWrite();
+      this.writer.push(event);
     } catch (error) {
-      this.logger.error(`Could not queue audit event ${event?.type}: ${messageOf(error)}`);
+      this.logger.error(`Could not queue audit event ${event?.type}: ${errorMessage(error)}`);
     }
   }
 
   /** Resolves once every event recorded before the call has been written (or dropped). */
-  async flush(): Promise<void> {
-    if (this.scheduled) {
-      clearImmediate(this.scheduled);
-      this.scheduled = undefined;
-    }
-    await this.startWriting();
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   /** Newest first, keyset-paginated on (createdAt DESC, id DESC): stable under inserts. */
@@ -122,7 +134,13 @@ export class AuditService
     if (filters.to && Number.isNaN(filters.to.getTime())) {
       throw new InvalidAuditQueryError('to must be a valid date');
     }
-    const after = filters.cursor === undefined ? undefined : decodeAuditCursor(filters.cursor);
+    const after =
+      filters.cursor === undefined
+        ? undefined
+        : decodeKeysetCursor(
+            filters.cursor,
+            () => new InvalidAuditQueryError(INVALID_CURSOR_MESSAGE),
+          );
 
     const qb = this.repository
       .createQueryBuilder('e')
@@ -145,7 +163,7 @@ export class AuditService
     const rows = await qb.getMany();
     const items = rows.slice(0, limit);
     const last = items.at(-1);
-    return { items, nextCursor: rows.length > limit && last ? encodeAuditCursor(last) : null };
+    return { items, nextCursor: rows.length > limit && last ? encodeKeysetCursor(last) : null };
   }
 
   /** Deletes events older than `retentionDays`; returns how many. Keeps all when it is 0. */
@@ -193,7 +211,7 @@ export class AuditService
         return deleted;
       })
       .catch((error: unknown) => {
-        this.logger.warn(`Could not prune audit events: ${messageOf(error)}`);
+        this.logger.warn(`Could not prune audit events: ${errorMessage(error)}`);
         return 0;
       })
       .finally(() => {
@@ -218,65 +236,9 @@ export class AuditService
     entity.createdAt = new Date(this.clock.now());
     return entity;
   }
-
-  private drop(type: AuditEventType): void {
-    this.droppedTotal += 1;
-    this.droppedInBurst += 1;
-    if (this.droppedInBurst === 1) {
-      this.logger.warn(
-        `Audit queue full (${this.maxQueuedEvents} events); dropping events, first ${type}`,
-      );
-    }
-  }
-
-  private scheduleWrite(): void {
-    if (this.writing || this.scheduled) return;
-    this.scheduled = setImmediate(() => {
-      this.scheduled = undefined;
-      void this.startWriting();
-    });
-  }
-
-  private startWriting(): Promise<void> {
-    if (this.writing) return this.writing;
-    // The loop below clears `writing` itself; it must not run synchronously to the end.
-    if (this.queue.length === 0) return Promise.resolve();
-    this.writing = this.writeQueue();
-    return this.writing;
-  }
-
-  private async writeQueue(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, INSERT_BATCH_SIZE);
-        await this.insert(batch);
-        if (this.droppedInBurst > 0 && this.queue.length < this.maxQueuedEvents) {
-          this.logger.warn(`Dropped ${this.droppedInBurst} audit events while the queue was full`);
-          this.droppedInBurst = 0;
-        }
-      }
-    } finally {
-      this.writing = undefined;
-    }
-  }
-
-  private async insert(batch: AuditEventEntity[]): Promise<void> {
-    try {
-      await this.repository.insert(batch);
-    } catch (error) {
-      const types = [...new Set(batch.map((event) => event.type))].join(', ');
-      this.logger.error(
-        `Could not store ${batch.length} audit event(s) (${types}): ${messageOf(error)}`,
-      );
-    }
-  }
 }
 
 function cut(value: string | undefined, length: number): string | null {
   if (value === undefined || value === null) return null;
   return value.length > length ? value.slice(0, length) : value;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

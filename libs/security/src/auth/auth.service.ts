@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { Clock, systemClock } from '@keel/observability';
+import { Clock, systemClock } from '@keel/core';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';

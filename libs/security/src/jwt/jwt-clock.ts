@@ -1,4 +1,4 @@
-import { Clock, systemClock } from '@keel/observability';
+import { Clock, systemClock } from '@keel/core';
 
 /**
  * Where verification and signing read time, so `exp`/`nbf` are tested with fake time.

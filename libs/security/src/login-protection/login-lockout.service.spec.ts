@@ -1,18 +1,10 @@
+import { FakeClock } from '@keel/core/testing';
+
 import type { AuditEventInput } from '../audit/audit-event';
 import type { AuditService } from '../audit/audit.service';
 import type { LoginAttemptStore } from './login-attempt.store';
 import type { LoginLockoutOptions } from './login-lockout-options';
 import { LoginLockoutService } from './login-lockout.service';
-
-class FakeClock {
-  constructor(public time = 1_700_000_000_000) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
 
 const IP = '192.0.2.10';
 
@@ -31,7 +23,7 @@ describe('LoginLockoutService', () => {
   };
 
   beforeEach(() => {
-    clock = new FakeClock();
+    clock = new FakeClock(1_700_000_000_000);
     audit = { record: jest.fn<void, [AuditEventInput]>() };
     service = create();
   });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import { Clock, systemClock } from '@keel/observability';
+import { errorMessage, Clock, systemClock } from '@keel/core';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { normalizeIp } from '@nestjs/throttler';
@@ -104,9 +104,9 @@ export class LoginLockoutService implements OnModuleDestroy {
       if (!this.primaryDown) {
         this.primaryDown = true;
         this.logger.warn(
-          `Login lockouts are counted per replica while their store is unavailable: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
+          `Login lockouts are counted per replica while their store is unavailable: ${errorMessage(
+            error,
+          )}`,
         );
       }
       return work(this.memory);

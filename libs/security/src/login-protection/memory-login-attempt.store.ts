@@ -1,5 +1,5 @@
-import type { Clock } from '@keel/observability';
-import { systemClock } from '@keel/observability';
+import type { Clock } from '@keel/core';
+import { systemClock } from '@keel/core';
 import type { OnModuleDestroy } from '@nestjs/common';
 
 import { applyLoginFailure } from './login-attempt.store';

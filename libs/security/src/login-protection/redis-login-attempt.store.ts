@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import { errorMessage } from '@keel/core';
 import type { Redis } from 'ioredis';
 
 import { LoginAttemptStoreUnavailableError } from './errors/login-attempt-store-unavailable.error';
@@ -89,7 +90,7 @@ export class RedisLoginAttemptStore implements LoginAttemptStore {
       try {
         return await this.client.evalsha(LOGIN_FAILURE_SHA, 1, ...args);
       } catch (error) {
-        if (!message(error).startsWith('NOSCRIPT')) throw error;
+        if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
         return this.client.eval(LOGIN_FAILURE_SCRIPT, 1, ...args);
       }
     });
@@ -128,13 +129,9 @@ export class RedisLoginAttemptStore implements LoginAttemptStore {
       return await work();
     } catch (error) {
       throw new LoginAttemptStoreUnavailableError(
-        `Login-attempt store (Redis) failed: ${message(error)}`,
+        `Login-attempt store (Redis) failed: ${errorMessage(error)}`,
         { cause: error },
       );
     }
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,11 +1,10 @@
+import { decodeKeysetCursor, encodeKeysetCursor, INVALID_CURSOR_MESSAGE } from '@keel/core';
 import { BadRequestException } from '@nestjs/common';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export class InvalidCursorError extends BadRequestException {
   constructor() {
-    super('cursor is not a cursor this API returned');
+    super(INVALID_CURSOR_MESSAGE);
   }
 }
 
@@ -28,13 +27,10 @@ export async function keysetPage<T extends ObjectLiteral & { createdAt: Date; id
     .addOrderBy(`${alias}.id`, 'ASC')
     .take(limit + 1);
   if (cursor !== undefined) {
-    const [millis, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('.');
-    if (rest.length > 0 || !/^\d{1,15}$/.test(millis ?? '') || !UUID.test(id ?? '')) {
-      throw new InvalidCursorError();
-    }
+    const after = decodeKeysetCursor(cursor, () => new InvalidCursorError());
     qb.andWhere(
       `(${alias}.createdAt > :afterCreatedAt OR (${alias}.createdAt = :afterCreatedAt AND ${alias}.id > :afterId))`,
-      { afterCreatedAt: new Date(Number(millis)), afterId: id },
+      { afterCreatedAt: after.createdAt, afterId: after.id },
     );
   }
   const rows = await qb.getMany();
@@ -42,9 +38,6 @@ export async function keysetPage<T extends ObjectLiteral & { createdAt: Date; id
   const last = items.at(-1);
   return {
     items,
-    nextCursor:
-      rows.length > limit && last
-        ? Buffer.from(`${last.createdAt.getTime()}.${last.id}`).toString('base64url')
-        : null,
+    nextCursor: rows.length > limit && last ? encodeKeysetCursor(last) : null,
   };
 }

@@ -1,16 +1,8 @@
+import { FakeClock } from '@keel/core/testing';
+
 import { MemoryRateLimitStore } from './memory-rate-limit.store';
 import type { MemoryRateLimitStoreOptions } from './memory-rate-limit.store';
 import type { RateLimitResult } from './rate-limit-store';
-
-class FakeClock {
-  constructor(public time = 1_700_000_000_000) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
 
 describe('MemoryRateLimitStore', () => {
   let clock: FakeClock;
@@ -20,7 +12,7 @@ describe('MemoryRateLimitStore', () => {
     new MemoryRateLimitStore({ clock, sweepIntervalMs: 0, ...options });
 
   beforeEach(() => {
-    clock = new FakeClock();
+    clock = new FakeClock(1_700_000_000_000);
     store = create();
   });
 
@@ -50,18 +42,18 @@ describe('MemoryRateLimitStore', () => {
     const allowedAt: number[] = [];
     // A burst at the end of one fixed window and at the start of the next: a fixed-window
     // counter allows 2 * limit here.
-    clock.time = 10_000 + 990;
+    clock.set(10_000 + 990);
     for (let i = 0; i < limit; i++) {
       if (store.hitSync('k', limit, windowMs).allowed) allowedAt.push(clock.now());
     }
-    clock.time = 11_000 + 10;
+    clock.set(11_000 + 10);
     for (let i = 0; i < limit; i++) {
       if (store.hitSync('k', limit, windowMs).allowed) allowedAt.push(clock.now());
     }
     expect(allowedAt).toHaveLength(limit);
 
     // Steady hammering, one hit per ms for 5 windows: check every window position.
-    clock.time = 20_000;
+    clock.set(20_000);
     for (let t = 0; t < 5 * windowMs; t++) {
       if (store.hitSync('steady', limit, windowMs).allowed) allowedAt.push(clock.now());
       clock.advance(1);
@@ -101,11 +93,11 @@ describe('MemoryRateLimitStore', () => {
     await store.hit('k', 3, 1_000);
     await store.hit('k', 3, 1_000); // all three at t = 0
     for (let t = 0; t < 999; t += 37) {
-      clock.time = 1_700_000_000_000 + t;
+      clock.set(1_700_000_000_000 + t);
       const denied = await store.hit('k', 3, 1_000);
       expect(denied).toMatchObject({ allowed: false, count: 3, resetMs: 1_000 - t });
     }
-    clock.time = 1_700_000_000_000 + 1_000;
+    clock.set(1_700_000_000_000 + 1_000);
     expect(await store.hit('k', 3, 1_000)).toMatchObject({ allowed: true, count: 1 });
   });
 

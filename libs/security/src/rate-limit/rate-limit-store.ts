@@ -1,5 +1,5 @@
-import type { Clock } from '@keel/observability';
-import { systemClock } from '@keel/observability';
+import type { Clock } from '@keel/core';
+import { systemClock } from '@keel/core';
 
 /** The outcome of one hit on a rate-limited key. */
 export interface RateLimitResult {

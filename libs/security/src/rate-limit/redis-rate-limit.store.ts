@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 
+import { errorMessage } from '@keel/core';
 import type { Redis } from 'ioredis';
 
 import { assertHitArguments } from './rate-limit-store';
@@ -95,7 +96,7 @@ export class RedisRateLimitStore implements RateLimitStore {
       reply = await this.withTimeout(this.run(args));
     } catch (error) {
       if (error instanceof RateLimitStoreUnavailableError) throw error;
-      const reason = `Rate-limit store (Redis) failed: ${message(error)}`;
+      const reason = `Rate-limit store (Redis) failed: ${errorMessage(error)}`;
       throw new RateLimitStoreUnavailableError(reason, { cause: error });
     }
     return toResult(reply, limit);
@@ -106,7 +107,7 @@ export class RedisRateLimitStore implements RateLimitStore {
       return await this.client.evalsha(SLIDING_LOG_SHA, 1, ...args);
     } catch (error) {
       // After a restart or SCRIPT FLUSH: EVAL loads the script again for later EVALSHAs.
-      if (!message(error).startsWith('NOSCRIPT')) throw error;
+      if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
       return this.client.eval(SLIDING_LOG_SCRIPT, 1, ...args);
     }
   }
@@ -152,8 +153,4 @@ function toResult(reply: unknown, limit: number): RateLimitResult {
     remaining: count < limit ? limit - count : 0,
     resetMs,
   };
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

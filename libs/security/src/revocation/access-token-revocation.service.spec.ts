@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Clock } from '@keel/observability';
+import { FakeClock } from '@keel/core/testing';
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Repository } from 'typeorm';
@@ -15,13 +15,6 @@ import { UserStoreUnavailableError } from './errors/user-store-unavailable.error
 import { MemoryRevocationBus } from './revocation-bus';
 import type { RevocationOptions } from './revocation-options';
 import { resolveRevocationOptions } from './revocation-options';
-
-class FakeClock implements Clock {
-  time = Date.UTC(2026, 0, 15, 12);
-  now(): number {
-    return this.time;
-  }
-}
 
 describe('AccessTokenRevocationService', () => {
   const tenantId = randomUUID();
@@ -45,7 +38,7 @@ describe('AccessTokenRevocationService', () => {
     await dataSource
       .getRepository(TenantEntity)
       .insert({ id: tenantId, name: 't', createdAt: now, updatedAt: now });
-    clock = new FakeClock();
+    clock = new FakeClock(Date.UTC(2026, 0, 15, 12));
     bus = new MemoryRevocationBus();
     queries = jest.spyOn(users, 'findOne');
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
@@ -127,10 +120,10 @@ describe('AccessTokenRevocationService', () => {
       expect(queries).toHaveBeenCalledTimes(1);
 
       await users.update({ id: user.id }, { disabled: true });
-      clock.time += 4_999;
+      clock.advance(4_999);
       // Nothing announced the change: the copy is trusted until it is this old.
       expect(service.standingCached(subject(user))).toBe('active');
-      clock.time += 1;
+      clock.advance(1);
       expect(service.standingCached(subject(user))).toBeUndefined();
       await expect(service.standing(subject(user))).resolves.toBe('disabled');
       expect(queries).toHaveBeenCalledTimes(2);
@@ -207,7 +200,7 @@ describe('AccessTokenRevocationService', () => {
       const user = await addUser();
       const service = build();
       await service.standing(subject(user));
-      clock.time += 60_000;
+      clock.advance(60_000);
       queries.mockRejectedValue(new Error('connection refused'));
       await expect(service.standing(subject(user))).resolves.toBe('active');
     });

@@ -1,4 +1,4 @@
-import { Clock, systemClock } from '@keel/observability';
+import { errorMessage, Clock, systemClock } from '@keel/core';
 import type { OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -146,7 +146,7 @@ export class AccessTokenRevocationService implements OnModuleInit {
       const stale = this.cache.get(userId);
       if (stale !== undefined) return stale;
       this.logger.warn(
-        `Could not read user ${userId} to check an access token: ${error instanceof Error ? error.message : String(error)}`,
+        `Could not read user ${userId} to check an access token: ${errorMessage(error)}`,
       );
       throw new UserStoreUnavailableError({ cause: error });
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { errorMessage } from '@keel/core';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
@@ -56,7 +57,7 @@ export class RedisRevocationBus extends MemoryRevocationBus implements OnApplica
     } catch (error) {
       this.logger.warn(
         `Could not publish a revocation (${event.kind}) to Redis; other replicas see it when ` +
-          `their cached copy expires: ${error instanceof Error ? error.message : String(error)}`,
+          `their cached copy expires: ${errorMessage(error)}`,
       );
     }
   }
@@ -117,9 +118,7 @@ export class RedisRevocationBus extends MemoryRevocationBus implements OnApplica
       await subscriber.subscribe(this.channel);
     } catch (error) {
       // The connection dropped again; the next 'ready' tries anew.
-      this.logger.warn(
-        `Could not subscribe to ${this.channel}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.warn(`Could not subscribe to ${this.channel}: ${errorMessage(error)}`);
       return;
     }
     if (this.closed) return;

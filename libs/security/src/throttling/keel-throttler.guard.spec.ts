@@ -1,4 +1,5 @@
-import { Clock } from '@keel/observability';
+import { Clock } from '@keel/core';
+import { FakeClock } from '@keel/core/testing';
 import type { ArgumentsHost, CanActivate, ExceptionFilter, ExecutionContext } from '@nestjs/common';
 import { Catch, Controller, Get, HttpException, Injectable, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
@@ -20,16 +21,6 @@ import {
   SlidingWindowThrottlerStorage,
 } from './index';
 import type { KeelThrottlerOptions } from './index';
-
-class FakeClock {
-  constructor(public time = 1_700_000_000_000) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
 
 /** Stands in for the auth guard: `x-test-principal: user:<id>` or `key:<id>`. */
 @Injectable()
@@ -150,7 +141,7 @@ describe('KeelThrottlerGuard on Fastify', () => {
     app!.inject({ method: 'GET', url, headers });
 
   beforeEach(() => {
-    clock = new FakeClock();
+    clock = new FakeClock(1_700_000_000_000);
     memory = new MemoryRateLimitStore({ clock, sweepIntervalMs: 0 });
     audit = { record: jest.fn<void, [AuditEventInput]>() };
   });

@@ -1,4 +1,4 @@
-import { Clock, systemClock } from '@keel/observability';
+import { errorMessage, Clock, systemClock } from '@keel/core';
 import type { ExecutionContext } from '@nestjs/common';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -391,9 +391,9 @@ export class KeelThrottlerGuard extends ThrottlerGuard {
     if (!this.storeFailing) {
       this.storeFailing = true;
       this.logger.error(
-        `Rate-limit storage failed for throttler "${name}" (${onStoreError}): ${
-          error instanceof Error ? error.message : String(error)
-        }`,
+        `Rate-limit storage failed for throttler "${name}" (${onStoreError}): ${errorMessage(
+          error,
+        )}`,
         error instanceof Error ? error.stack : undefined,
       );
     }

@@ -1,4 +1,4 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
 import type { LoggerService } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 

@@ -1,3 +1,4 @@
+import { FakeClock } from '@keel/core/testing';
 import { Controller, Get, Module } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,16 +14,6 @@ import {
 } from '../rate-limit';
 import type { RateLimitResult } from '../rate-limit';
 import { SlidingWindowThrottlerStorage } from './index';
-
-class FakeClock {
-  constructor(public time = 1_700_000_000_000) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
 
 /** Answers each hit with `next` and remembers what it was asked. */
 class FakeRateLimitStore implements RateLimitStore {
@@ -133,7 +124,7 @@ describe('SlidingWindowThrottlerStorage behind ThrottlerGuard on Fastify', () =>
   };
 
   beforeEach(() => {
-    clock = new FakeClock();
+    clock = new FakeClock(1_700_000_000_000);
     rateLimitStore = new MemoryRateLimitStore({ clock, sweepIntervalMs: 0 });
   });
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { isUniqueViolation } from '@keel/core';
-import { Clock, systemClock } from '@keel/observability';
+import { isUniqueViolation, Clock, systemClock } from '@keel/core';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';

@@ -1,3 +1,4 @@
+import { errorMessage } from '@keel/core';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
@@ -183,5 +184,5 @@ export class BullMqRunQueue extends RunQueue implements OnApplicationShutdown {
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from '@keel/core';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { BeforeApplicationShutdown, Type } from '@nestjs/common';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
@@ -70,9 +71,7 @@ export abstract class RunJobProcessor extends WorkerHost implements BeforeApplic
       }
     });
     worker.run().catch((error: unknown) => {
-      this.logger.error(
-        `Run worker stopped: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      this.logger.error(`Run worker stopped: ${errorMessage(error)}`);
     });
   }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
 
 import { DuplicateRunStepError } from '../errors/duplicate-run-step.error';
 import { TERMINAL_RUN_STATUSES } from '../run.types';

@@ -1,4 +1,4 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '@keel/core';
 
 import { CurrentTimeTool } from './current-time.tool';
 

@@ -1,4 +1,4 @@
-import { Clock, systemClock } from '@keel/observability';
+import { Clock, systemClock } from '@keel/core';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { z } from 'zod';
 

@@ -13,7 +13,7 @@ export class BudgetExceededError extends HttpException {
     readonly period: BudgetPeriod,
     /** When the period rolls over and the budget has room again. */
     readonly resetsAt: Date,
-    /** The time of the refusal, on the budget service's clock. */
+    /** The time of the refusal, on the budget ledger's clock. */
     nowMs: number,
   ) {
     super(

@@ -1,5 +1,7 @@
 import { once } from 'node:events';
 
+import { Clock } from '@keel/core';
+import { FakeClock } from '@keel/core/testing';
 import type { GenAiTelemetry, ChatMessage } from '@keel/gateway';
 import { GatewayService, ProviderRegistry, UsageRecorderService } from '@keel/gateway';
 import {
@@ -8,7 +10,6 @@ import {
   startFakeOpenAiServer,
 } from '@keel/gateway/testing';
 import type { UsageDatabase, FakeVendorServer } from '@keel/gateway/testing';
-import { Clock } from '@keel/observability';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
@@ -36,14 +37,6 @@ import { MemoryRunStore } from './testing/memory-run-store';
 const TENANT = 'tenant-1';
 const BROKE_TENANT = 'tenant-broke';
 const T0 = Date.UTC(2026, 0, 1);
-
-/** Time moves only when a test moves it. */
-class FakeClock implements Clock {
-  constructor(public time: number) {}
-  now(): number {
-    return this.time;
-  }
-}
 
 const lookupInput = z.object({ key: z.string() });
 
@@ -374,7 +367,7 @@ describe('RunExecutor', () => {
     store.add({ id: 'run-7' });
     fake.enqueue(askLookup('a'), answer('never'));
     lookup.hook = () => {
-      clock.time += agent.timeoutMs;
+      clock.advance(agent.timeoutMs);
     };
 
     const run = await executor.execute(TENANT, 'run-7');

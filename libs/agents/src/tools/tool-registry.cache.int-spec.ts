@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import { connectRedisOrFail, startOwnRedis } from '@keel/core/testing';
-import { Clock } from '@keel/observability';
+import { Clock } from '@keel/core';
+import { connectRedisOrFail, startOwnRedis, FakeClock } from '@keel/core/testing';
 import { Global, Injectable, Logger, Module } from '@nestjs/common';
 import type { DynamicModule } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -16,18 +16,6 @@ import type { AgentToolHandler, ToolCallContext } from './tool.types';
 import { ToolsModule } from './tools.module';
 
 const TTL_MS = 60_000;
-
-class FakeClock implements Clock {
-  private time = 1_000;
-
-  now(): number {
-    return this.time;
-  }
-
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
 
 const quoteInput = z.object({
   symbol: z.string(),
@@ -70,7 +58,7 @@ class ClockModule {
 
 async function boot(
   tools: typeof ToolsModule | DynamicModule,
-  clock: Clock = new FakeClock(),
+  clock: Clock = new FakeClock(1_000),
 ): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
     imports: [tools, QuoteModule, ClockModule.with(clock)],
@@ -92,7 +80,7 @@ describe('ToolRegistry result cache (memory)', () => {
   let tool: QuoteTool;
 
   beforeEach(async () => {
-    clock = new FakeClock();
+    clock = new FakeClock(1_000);
     moduleRef = await boot(ToolsModule, clock);
     registry = moduleRef.get(ToolRegistry);
     tool = moduleRef.get(QuoteTool);

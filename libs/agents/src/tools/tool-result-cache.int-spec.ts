@@ -1,26 +1,13 @@
 import { randomUUID } from 'node:crypto';
 
-import { connectRedisOrFail, startOwnRedis } from '@keel/core/testing';
 import type { OwnRedis } from '@keel/core/testing';
-import type { Clock } from '@keel/observability';
+import { connectRedisOrFail, startOwnRedis, FakeClock } from '@keel/core/testing';
 import type { LoggerService } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 
 import { ToolResultCache, toolResultKeyOf } from './tool-result-cache';
 import { MemoryToolResultStore } from './tool-result-store';
 import { resolveToolsOptions } from './tools-options';
-
-class FakeClock implements Clock {
-  constructor(private time = 1_000) {}
-
-  now(): number {
-    return this.time;
-  }
-
-  advance(ms: number): void {
-    this.time += ms;
-  }
-}
 
 function quietLogger(): jest.Mocked<LoggerService> {
   return { log: jest.fn(), warn: jest.fn(), error: jest.fn() };
@@ -48,7 +35,7 @@ describe('toolResultKeyOf', () => {
 
 describe('MemoryToolResultStore', () => {
   it('serves an entry until its ttl passes, by the clock', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(1_000);
     const store = new MemoryToolResultStore(10, clock);
     await store.set('k', 'v', 1_000);
     clock.advance(999);
@@ -59,7 +46,7 @@ describe('MemoryToolResultStore', () => {
   });
 
   it('keeps at most maxEntries, evicting the least recently used', async () => {
-    const store = new MemoryToolResultStore(2, new FakeClock());
+    const store = new MemoryToolResultStore(2, new FakeClock(1_000));
     await store.set('a', '1', 1_000);
     await store.set('b', '2', 1_000);
     await store.get('a');
@@ -71,7 +58,7 @@ describe('MemoryToolResultStore', () => {
   });
 
   it('refuses a ttl that is not positive', async () => {
-    const store = new MemoryToolResultStore(2, new FakeClock());
+    const store = new MemoryToolResultStore(2, new FakeClock(1_000));
     await expect(store.set('a', '1', 0)).resolves.toBe(false);
     await expect(store.get('a')).resolves.toBeUndefined();
   });
@@ -79,7 +66,7 @@ describe('MemoryToolResultStore', () => {
 
 describe('ToolResultCache (memory)', () => {
   const memory = () =>
-    ToolResultCache.fromOptions(resolveToolsOptions(), { clock: new FakeClock() });
+    ToolResultCache.fromOptions(resolveToolsOptions(), { clock: new FakeClock(1_000) });
 
   it('round-trips an output as a copy', async () => {
     const cache = memory();

@@ -1,4 +1,4 @@
-import type { Clock } from '@keel/observability';
+import type { Clock } from '../clock';
 
 /** A clock that moves only when told to, so time-based code is tested without sleeping. */
 export class FakeClock implements Clock {

@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { systemClock } from '@keel/observability';
+import { systemClock } from '@keel/core';
 import {
   defaultDependencyPolicyFactory,
   InvalidResilienceOptionsError,

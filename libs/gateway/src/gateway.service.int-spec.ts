@@ -5,8 +5,8 @@ import type { GenAiTelemetry } from './telemetry/gen-ai-telemetry';
 import { startFakeOpenAiServer } from './testing';
 import type { FakeVendorServer } from './testing';
 import { createTestGateway } from './testing/test-gateway';
+import type { BudgetAdmin } from './usage/budget-admin.service';
 import { BudgetLedgerEntity } from './usage/budget-ledger.entity';
-import type { BudgetService } from './usage/budget.service';
 import { BudgetExceededError } from './usage/errors/budget-exceeded.error';
 import { LlmUsageEntity } from './usage/llm-usage.entity';
 import type { UsageDatabase } from './usage/testing/usage-databases';
@@ -19,7 +19,7 @@ describe('GatewayService', () => {
   let fake: FakeVendorServer;
   let database: UsageDatabase;
   let registry: ProviderRegistry;
-  let budgets: BudgetService;
+  let budgets: BudgetAdmin;
   let usage: UsageRecorderService;
   let gateway: GatewayService;
   let telemetry: GenAiTelemetry;

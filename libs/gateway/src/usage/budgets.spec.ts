@@ -1,9 +1,12 @@
+import { FakeClock } from '@keel/core/testing';
 import type { FindManyOptions, Repository } from 'typeorm';
 
+import { BudgetAdmin } from './budget-admin.service';
 import { BudgetLedgerEntity } from './budget-ledger.entity';
+import { BudgetLedger } from './budget-ledger.service';
+import { BudgetLookup } from './budget-lookup';
 import { BudgetEntity } from './budget.entity';
-import type { BudgetOptions } from './budget.service';
-import { BudgetService } from './budget.service';
+import type { BudgetOptions } from './budget.types';
 import { BudgetExceededError } from './errors/budget-exceeded.error';
 import { BudgetNotFoundError } from './errors/budget-not-found.error';
 import { InvalidBudgetError } from './errors/invalid-budget.error';
@@ -15,19 +18,13 @@ const OTHER_TENANT = 'tenant-b';
 const KEY = 'key-1';
 const START = Date.parse('2026-03-31T23:59:00.000Z');
 
-class FakeClock {
-  constructor(public ms = START) {}
-  now(): number {
-    return this.ms;
-  }
-}
-
-describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
+describe.each(usageDatabaseKinds())('budgets (BudgetLedger and BudgetAdmin) on %s', (kind) => {
   let database: UsageDatabase;
   let ledger: Repository<BudgetLedgerEntity>;
   let budgets: Repository<BudgetEntity>;
   let clock: FakeClock;
-  let service: BudgetService;
+  let service: BudgetLedger;
+  let admin: BudgetAdmin;
 
   beforeAll(async () => {
     database = await createUsageDatabase(kind);
@@ -46,13 +43,23 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   beforeEach(async () => {
     await ledger.clear();
     await database.dataSource.getRepository(BudgetEntity).clear();
-    clock = new FakeClock();
-    service = new BudgetService(database.dataSource.getRepository(BudgetEntity), ledger, clock);
+    clock = new FakeClock(START);
+    ({ ledger: service, admin } = createBudgets());
   });
+
+  /** The ledger and the admin on one lookup cache, as GatewayModule wires them. */
+  function createBudgets(options?: BudgetOptions): { ledger: BudgetLedger; admin: BudgetAdmin } {
+    const budgetRows = database.dataSource.getRepository(BudgetEntity);
+    const lookup = new BudgetLookup(budgetRows, clock, options);
+    return {
+      ledger: new BudgetLedger(ledger, lookup, clock),
+      admin: new BudgetAdmin(budgetRows, ledger, lookup, clock),
+    };
+  }
 
   /** The tenant's daily token budget (no cost limit). */
   function setTenantDayBudget(maxTokens: number) {
-    return service.setBudget({
+    return admin.setBudget({
       tenantId: TENANT,
       scope: 'tenant',
       period: 'day',
@@ -67,7 +74,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
 
   it('lets exactly as many concurrent reservations through as fit', async () => {
     await setTenantDayBudget(1000);
-    await service.setBudget({
+    await admin.setBudget({
       tenantId: TENANT,
       scope: 'api_key',
       scopeId: KEY,
@@ -103,7 +110,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   });
 
   it('never overspends a token budget under concurrency', async () => {
-    await service.setBudget({
+    await admin.setBudget({
       tenantId: TENANT,
       scope: 'tenant',
       period: 'month',
@@ -121,7 +128,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   });
 
   it('moves reserved to spent on settle, with the actual usage', async () => {
-    await service.setBudget({
+    await admin.setBudget({
       tenantId: TENANT,
       scope: 'tenant',
       period: 'day',
@@ -169,7 +176,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   });
 
   it('names the budget and when it resets in the 429', async () => {
-    const budget = await service.setBudget({
+    const budget = await admin.setBudget({
       tenantId: TENANT,
       scope: 'api_key',
       scopeId: KEY,
@@ -188,14 +195,14 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   });
 
   it('starts a new ledger row when the UTC day or month rolls over', async () => {
-    await service.setBudget({
+    await admin.setBudget({
       tenantId: TENANT,
       scope: 'tenant',
       period: 'day',
       maxTokens: 100,
       maxCostMicros: null,
     });
-    await service.setBudget({
+    await admin.setBudget({
       tenantId: TENANT,
       scope: 'tenant',
       period: 'month',
@@ -211,7 +218,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       service.reserve({ tenantId: TENANT, estimatedTokens: 1, estimatedCostMicros: 0 }),
     ).rejects.toThrow(BudgetExceededError);
 
-    clock.ms += 60_000; // 2026-04-01T00:00Z
+    clock.advance(60_000); // 2026-04-01T00:00Z
     const april = await service.reserve({
       tenantId: TENANT,
       estimatedTokens: 100,
@@ -229,7 +236,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       ['month', '2026-03-01', 0, 90],
       ['month', '2026-04-01', 100, 0],
     ]);
-    const statuses = await service.listBudgets(TENANT);
+    const statuses = await admin.listBudgets(TENANT);
     expect(statuses.map((status) => [status.budget.period, status.reservedTokens])).toEqual([
       ['day', 100],
       ['month', 100],
@@ -238,7 +245,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   });
 
   it('reserves nothing without budgets, and ignores other tenants’ budgets', async () => {
-    await service.setBudget({
+    await admin.setBudget({
       tenantId: OTHER_TENANT,
       scope: 'tenant',
       period: 'day',
@@ -256,7 +263,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
   });
 
   it('creates, replaces, lists and deletes budgets per tenant', async () => {
-    const created = await service.setBudget({
+    const created = await admin.setBudget({
       tenantId: TENANT,
       scope: 'api_key',
       scopeId: KEY,
@@ -264,7 +271,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       maxTokens: 5_000_000_000,
       maxCostMicros: 9_000_000_000_000,
     });
-    const replaced = await service.setBudget({
+    const replaced = await admin.setBudget({
       tenantId: TENANT,
       scope: 'api_key',
       scopeId: KEY,
@@ -273,16 +280,16 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       maxCostMicros: 6_000_000_000_000,
     });
     expect(replaced.id).toBe(created.id);
-    const [status] = await service.listBudgets(TENANT);
+    const [status] = await admin.listBudgets(TENANT);
     expect(status.budget).toMatchObject({
       id: created.id,
       maxTokens: null,
       maxCostMicros: 6_000_000_000_000,
     });
-    expect(await service.listBudgets(OTHER_TENANT)).toEqual([]);
+    expect(await admin.listBudgets(OTHER_TENANT)).toEqual([]);
 
     await expect(
-      service.setBudget({
+      admin.setBudget({
         tenantId: OTHER_TENANT,
         scope: 'api_key',
         scopeId: KEY,
@@ -291,16 +298,14 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
         maxCostMicros: null,
       }),
     ).rejects.toThrow(InvalidBudgetError);
-    await expect(service.deleteBudget(OTHER_TENANT, created.id)).rejects.toThrow(
-      BudgetNotFoundError,
-    );
-    await service.deleteBudget(TENANT, created.id);
-    expect(await service.listBudgets(TENANT)).toEqual([]);
+    await expect(admin.deleteBudget(OTHER_TENANT, created.id)).rejects.toThrow(BudgetNotFoundError);
+    await admin.deleteBudget(TENANT, created.id);
+    expect(await admin.listBudgets(TENANT)).toEqual([]);
   });
 
   it('rejects invalid budgets and estimates', async () => {
     await expect(
-      service.setBudget({
+      admin.setBudget({
         tenantId: TENANT,
         scope: 'api_key',
         period: 'week' as 'day',
@@ -320,11 +325,11 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
     ).rejects.toThrow(InvalidBudgetError);
   });
   describe('budget lookup cache', () => {
-    const reserveOne = (target: BudgetService, apiKeyId: string | null = KEY) =>
+    const reserveOne = (target: BudgetLedger, apiKeyId: string | null = KEY) =>
       target.reserve({ tenantId: TENANT, apiKeyId, estimatedTokens: 10, estimatedCostMicros: 10 });
 
-    function cachedService(options?: BudgetOptions): BudgetService {
-      return new BudgetService(budgets, ledger, clock, options);
+    function cachedService(options?: BudgetOptions): BudgetLedger {
+      return createBudgets(options).ledger;
     }
 
     it('reuses a lookup within the TTL and queries again once it has passed', async () => {
@@ -333,13 +338,13 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       const cached = cachedService({ lookupCacheTtlMs: 5_000 });
 
       await reserveOne(cached);
-      clock.ms += 4_999;
+      clock.advance(4_999);
       const hit = await reserveOne(cached);
       expect(find).toHaveBeenCalledTimes(1);
       // A cached lookup still reserves against the budget it found.
       expect(hit.rows).toHaveLength(1);
 
-      clock.ms += 1;
+      clock.advance(1);
       await reserveOne(cached);
       expect(find).toHaveBeenCalledTimes(2);
       expect((await ledgerRow('tenant', TENANT, 'day')).reservedTokens).toBe(30);
@@ -376,7 +381,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
         InvalidBudgetError,
       );
 
-      clock.ms += 5_000;
+      clock.advance(5_000);
       expect(service.reserveNow(request)).toBeUndefined();
       await setTenantDayBudget(1000);
       await reserveOne(service);
@@ -393,7 +398,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
 
     it('applies a budget set or deleted on this replica at once', async () => {
       await reserveOne(service);
-      const budget = await service.setBudget({
+      const budget = await admin.setBudget({
         tenantId: TENANT,
         scope: 'api_key',
         scopeId: KEY,
@@ -403,7 +408,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       });
       await expect(reserveOne(service)).rejects.toThrow(BudgetExceededError);
 
-      await service.setBudget({
+      await admin.setBudget({
         tenantId: TENANT,
         scope: 'api_key',
         scopeId: KEY,
@@ -413,14 +418,14 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       });
       await expect(reserveOne(service)).resolves.toMatchObject({ rows: [{ budgetId: budget.id }] });
 
-      await service.deleteBudget(TENANT, budget.id);
+      await admin.deleteBudget(TENANT, budget.id);
       await expect(reserveOne(service)).resolves.toMatchObject({ rows: [] });
     });
 
     it("keeps other tenants' lookups when a tenant's budgets change", async () => {
       await reserveOne(service);
       const find = jest.spyOn(budgets, 'find');
-      await service.setBudget({
+      await admin.setBudget({
         tenantId: OTHER_TENANT,
         scope: 'tenant',
         period: 'day',
@@ -448,7 +453,7 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
         });
       const stale = reserveOne(service);
       await readDone;
-      await service.setBudget({
+      await admin.setBudget({
         tenantId: TENANT,
         scope: 'tenant',
         period: 'day',
@@ -479,9 +484,9 @@ describe.each(usageDatabaseKinds())('BudgetService on %s', (kind) => {
       const find = jest.spyOn(budgets, 'find');
       const small = cachedService({ lookupCacheTtlMs: 10, lookupCacheMaxEntries: 2 });
       await reserveOne(small, 'a');
-      clock.ms += 5;
+      clock.advance(5);
       await reserveOne(small, 'b');
-      clock.ms += 5;
+      clock.advance(5);
       await reserveOne(small, 'a'); // expired: looked up again
       await reserveOne(small, 'c'); // drops b, the oldest now
       expect(find).toHaveBeenCalledTimes(4);
