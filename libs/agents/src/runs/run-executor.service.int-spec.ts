@@ -1,3 +1,5 @@
+// Over 500 lines, not split: one executor's behaviours against a real fake vendor share one
+// harness (vendor, store, clock); issue 18 splits the executor itself first, then this spec.
 import { once } from 'node:events';
 
 import { Clock } from '@keel/core';

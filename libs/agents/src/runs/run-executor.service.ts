@@ -1,5 +1,5 @@
 // Over 500 lines, not split here: issue 18 reshapes runs (store, queues, executor) with the
-// gateway pipeline; this change only added the takeover count.
+// gateway pipeline; the moves of this change only rewrote its imports.
 import { Clock, systemClock } from '@keel/core';
 import type {
   ChatFunctionTool,

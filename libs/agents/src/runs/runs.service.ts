@@ -1,3 +1,5 @@
+// Over 500 lines, not split here: issue 18 (item 5) splits it into the runs API service and a
+// TypeOrmRunStore behind RUN_STORE; this change only swapped in @keel/core's cursor codec.
 import { randomUUID } from 'node:crypto';
 
 import {

@@ -1,3 +1,5 @@
+// Over 500 lines, not split: every case runs against the same local HTTP servers (redirects,
+// SSRF targets, slow and huge bodies); splitting would copy that harness into each file.
 import { once } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
