@@ -14,6 +14,7 @@
 // default postgres://postgres@127.0.0.1:5432/test), REHEARSAL_RATE (requests/s, default 240),
 // REHEARSAL_KEEP=1 keeps the work folder (logs of every process) for a look afterwards.
 // Prints one line per step and, last, `REHEARSAL_RESULT {json}`; exits 1 when a promise broke.
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -124,7 +125,6 @@ try {
   backing.vendor.state.failing = true;
   const faultStarted = Date.now();
   say(`fault: the fake vendor now fails every call; waiting for ${FAULT_ALERT}`);
-  const { Agent } = await import('node:http');
   const faultAgent = new Agent({ keepAlive: true });
   let faultCalls = 0;
   let trickling = true;

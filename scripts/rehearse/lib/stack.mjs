@@ -22,6 +22,10 @@ export async function startBackingServices({ logDir, prefix }) {
     startFakeOpenAi(),
   ]);
   const metricsToken = randomBytes(24).toString('hex');
+  const sharedSecrets = {
+    jwt: randomBytes(32).toString('hex'),
+    encryption: randomBytes(32).toString('base64'),
+  };
   /** The environment of compose's x-keel-environment, for `role` on `port`. */
   const keelEnv = (role, port, extra = {}) => ({
     NODE_ENV: 'production',
@@ -49,10 +53,6 @@ export async function startBackingServices({ logDir, prefix }) {
       : { TRUST_PROXY: '1', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password }),
     ...extra,
   });
-  const sharedSecrets = {
-    jwt: randomBytes(32).toString('hex'),
-    encryption: randomBytes(32).toString('base64'),
-  };
   await migrate(keelEnv('api', 0), { logDir });
   return {
     database,
